@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tcvc_cli import media
+from tcvc_cli.cli import app
+from tcvc_cli.sample import render_clip, write_clip
+
+NTSC_FILM = Fraction(24000, 1001)
+
+
+@pytest.fixture(scope="session")
+def clip_frames():
+    """The 64x64, 16-frame sample: (colour frames, true line art)."""
+    return render_clip(seed=0, frames=16, size=(64, 64))
+
+
+@pytest.fixture(scope="session")
+def sample_video(tmp_path_factory, clip_frames) -> Path:
+    """A lossless 23.976 fps sample video with a sine soundtrack."""
+    path = tmp_path_factory.mktemp("media") / "sample clip.mp4"
+    return write_clip(path, clip_frames[0], NTSC_FILM, audio=True)
+
+
+@pytest.fixture(scope="session")
+def sample_folder(tmp_path_factory, clip_frames) -> Path:
+    path = tmp_path_factory.mktemp("folders") / "colour"
+    return write_clip(path, clip_frames[0], Fraction(12))
+
+
+@pytest.fixture
+def cli():
+    runner = CliRunner()
+
+    def invoke(*args: str):
+        return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+    return invoke
+
+
+def ffmpeg(*args: str) -> None:
+    media.run_ffmpeg(["-y", "-loglevel", "error", *args], "making a test clip")
