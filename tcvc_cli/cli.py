@@ -23,7 +23,7 @@ from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from . import __version__
-from .errors import EXIT_CODES, EXIT_INTERNAL, EXIT_INTERRUPTED, SomeInputsFailed, TcvcError, UsageError
+from .errors import EXIT_CODES, EXIT_INTERNAL, EXIT_INTERRUPTED, InputError, SomeInputsFailed, TcvcError, UsageError
 
 app = typer.Typer(
     name="tcvc",
@@ -275,6 +275,178 @@ def probe(
         return f"{r['path']}\t{r['width']}x{r['height']}\t{r['frame_count']} frames\t{r['fps']} fps{streams}"
 
     run_batch(videos, job, as_json, describe)
+
+
+# --------------------------------------------------------------------------- colorize
+
+CacheDirOpt = Annotated[Optional[Path], typer.Option("--cache-dir", help="Model cache folder (default: $TCVC_CACHE_DIR or the user cache).")]
+OfflineOpt = Annotated[bool, typer.Option("--offline", help="Never contact the hub; use cached models only.")]
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    try:
+        part, parts = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise UsageError(f"cannot read --shard {text!r}", hint="use K/N, e.g. 2/8 for the second of eight parts") from None
+    if not 1 <= part <= parts:
+        raise UsageError(f"--shard {text}: K must be between 1 and N", hint="K/N picks the K-th of N parts, counting from 1")
+    return part, parts
+
+
+def default_output(source: Path, output_dir: Path | None, suffix: str) -> Path:
+    """ep01.mp4 -> ep01_color.mp4 beside it (or in --output-dir); a frame folder -> folder_color."""
+    from . import media
+
+    folder = output_dir if output_dir is not None else source.parent
+    if source.is_dir():
+        return folder / f"{source.resolve().name}{suffix}"
+    ext = source.suffix.lower() if source.suffix.lower() in media.WRITABLE_VIDEO_EXTENSIONS else ".mp4"
+    return folder / f"{source.stem}{suffix}{ext}"
+
+
+@app.command()
+@reports_errors
+def colorize(
+    inputs: Annotated[list[Path], typer.Argument(help="Line-art videos, frame folders, or folders of episodes.", show_default=False)],
+    model: Annotated[str, typer.Option("--model", "-m", help="Checkpoint: a .safetensors file, a run folder, or hf:ORG/REPO[/FILE][@REV].")],
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Output video (by extension) or frame folder; one input only.")] = None,
+    output_dir: Annotated[Optional[Path], typer.Option("--output-dir", help="Folder for the outputs of several inputs.")] = None,
+    suffix: Annotated[str, typer.Option(help="Added to each input's name to name its output.")] = "_color",
+    seed_frame: Annotated[Optional[Path], typer.Option("--seed-frame", help="A coloured frame that conditions the first frame (and each new shot).")] = None,
+    keyframes: Annotated[Optional[Path], typer.Option("--keyframes", help="Folder of coloured frames named by frame index (000120.png) that replace and re-anchor those frames.")] = None,
+    work_size: Annotated[str, typer.Option("--work-size", help="Short side the model runs at, or 'native' (default: the checkpoint's training size).")] = "auto",
+    upscale: Annotated[str, typer.Option(help="bicubic: smooth colour under the source lines; flat: one colour per line-enclosed region.")] = "bicubic",
+    scene_detect: Annotated[bool, typer.Option("--scene-detect/--no-scene-detect", help="Reset the condition at scene cuts.")] = True,
+    cut_threshold: Annotated[float, typer.Option(help="Edge change ratio above which two frames are a cut.", min=0.0, max=1.0)] = 0.5,
+    cut_reset: Annotated[str, typer.Option(help="Condition after a cut: seed (the seed frame, or blank without one) or blank.")] = "seed",
+    feedback: Annotated[str, typer.Option(help="on: each output conditions the next (the paper); off: every frame uses the seed or blank.")] = "on",
+    from_color: Annotated[bool, typer.Option("--from-color", help="Input is colour/greyscale footage: derive the model's input first.")] = False,
+    resume: Annotated[bool, typer.Option(help="Continue an interrupted run from its last completed segment.")] = False,
+    skip_existing: Annotated[bool, typer.Option("--skip-existing", help="Skip inputs whose output already exists.")] = False,
+    overwrite: OverwriteOpt = False,
+    shard: Annotated[Optional[str], typer.Option(help="Process only the K-th of N parts of the input list (K/N), for array jobs.")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
+    threads: Annotated[Optional[int], typer.Option(help="CPU threads for the model.")] = None,
+    half: Annotated[bool, typer.Option("--half/--no-half", help="Half precision on CUDA.")] = True,
+    cache_dir: CacheDirOpt = None,
+    offline: OfflineOpt = False,
+    crf: CrfOpt = 18,
+    preset: PresetOpt = "medium",
+    lossless: LosslessOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Colour line-art videos frame by frame, each output conditioning the next."""
+    from . import media
+    from .checkpoint import load_generator
+    from .colorize import ColorizeOptions, Colorizer, iter_inputs
+    from .runtime import set_threads
+
+    if output is not None and output_dir is not None:
+        raise UsageError("give either -o/--output or --output-dir, not both")
+    if feedback not in ("on", "off"):
+        raise UsageError(f"unknown --feedback {feedback!r}", hint="use on or off")
+    if work_size == "auto":
+        size = None
+    elif work_size == "native":
+        size = 0
+    elif work_size.isdigit():
+        size = int(work_size)
+    else:
+        raise UsageError(f"cannot read --work-size {work_size!r}", hint="a number of pixels (short side), native, or auto")
+    sharding = parse_shard(shard)
+    sources = list(iter_inputs(inputs))
+    if sharding:
+        part, parts = sharding
+        sources = [s for i, s in enumerate(sources) if i % parts == part - 1]
+    if output is not None and len(sources) > 1:
+        raise UsageError("-o/--output names one output but there are several inputs", hint="use --output-dir")
+    if seed_frame is not None and not seed_frame.is_file():
+        raise InputError(f"{seed_frame}: the seed frame does not exist")
+    options = ColorizeOptions(work_size=size, upscale=upscale, scene_detect=scene_detect, cut_threshold=cut_threshold,
+                              cut_reset=cut_reset, feedback=feedback == "on", from_color=from_color, device=device, half=half)
+    encode = media.EncodeOptions(crf=crf, preset=preset, lossless=lossless)
+    set_threads(threads)
+    loaded = load_generator(model, cache_dir=cache_dir, offline=offline)
+    colorizer = Colorizer(loaded, options)
+
+    def job(source: Path) -> dict:
+        target = output if output is not None else default_output(source, output_dir, suffix)
+        if skip_existing and target.exists():
+            return {"input": str(source), "output": str(target), "skipped": True}
+        with progress_bar(f"colorize {source.name}") as update:
+            result = colorizer.colorize(source, target, seed_frame=seed_frame, keyframes=keyframes, resume=resume,
+                                        overwrite=overwrite, encode=encode, progress=update)
+        return result.to_json()
+
+    def describe(r: dict) -> str:
+        if r.get("skipped"):
+            return f"{r['output']}\tskipped (exists)"
+        return f"{r['output']}\t{r['frames']} frames\t{r['shots']} shot(s)\t{r['fps']:.1f} frames/s"
+
+    run_batch(sources, job, as_json, describe)
+
+
+# --------------------------------------------------------------------------- models
+
+models_app = typer.Typer(help="Cached models: list, pull, path, verify.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("list")
+@reports_errors
+def models_list(cache_dir: CacheDirOpt = None, as_json: JsonOpt = False) -> None:
+    """Models in the cache, with sizes, revisions and configs."""
+    from .checkpoint import cached_models, default_cache_dir
+
+    rows = cached_models(cache_dir)
+    if as_json:
+        typer.echo(json.dumps({"cache_dir": str(cache_dir or default_cache_dir()), "models": rows}))
+        return
+    for row in rows:
+        config = row.get("config")
+        summary = f"{config['arch']} ngf={config['ngf']} blocks={config['n_blocks']} {config['input']['mode']} {config['image_size']}px" if config else row.get("config_error", "-")
+        typer.echo(f"{row['reference']}\t{row['size'] / 1e6:.1f} MB\t{summary}")
+
+
+@models_app.command("pull")
+@reports_errors
+def models_pull(reference: Annotated[str, typer.Argument(help="hf:ORG/REPO[/FILE][@REVISION]")], cache_dir: CacheDirOpt = None,
+                as_json: JsonOpt = False) -> None:
+    """Download a model into the cache (and verify it)."""
+    from .checkpoint import fetch, parse_hub_reference, read_config, sha256_of
+
+    ref = parse_hub_reference(reference)
+    if ref is None:
+        raise UsageError(f"{reference!r} is not a hub reference", hint="use hf:ORG/REPO[/FILE][@REVISION]")
+    path = fetch(ref, cache_dir=cache_dir)
+    config = read_config(path)
+    emit({"reference": str(ref), "path": str(path), "sha256": sha256_of(path), "config": config.to_json()}, as_json, str(path))
+
+
+@models_app.command("path")
+@reports_errors
+def models_path(reference: Annotated[str, typer.Argument(help="hf:ORG/REPO[/FILE][@REVISION] or a local path")],
+                cache_dir: CacheDirOpt = None, offline: OfflineOpt = False) -> None:
+    """Print the local file a model reference resolves to."""
+    from .checkpoint import resolve_model
+
+    typer.echo(str(resolve_model(reference, cache_dir=cache_dir, offline=offline)))
+
+
+@models_app.command("verify")
+@reports_errors
+def models_verify(reference: Annotated[str, typer.Argument(help="hf:ORG/REPO[/FILE][@REVISION] or a local path")],
+                  cache_dir: CacheDirOpt = None, offline: OfflineOpt = False, as_json: JsonOpt = False) -> None:
+    """Check a model's sha256 (when known) and that its weights load into its architecture."""
+    from .checkpoint import expected_sha256, load_generator
+
+    loaded = load_generator(reference, cache_dir=cache_dir, offline=offline)
+    expected, source = expected_sha256(loaded.path)
+    summary = {"reference": reference, "path": str(loaded.path), "sha256": loaded.sha256, "sha256_checked_against": source,
+               "config": loaded.config.to_json(), "ok": True}
+    emit(summary, as_json, f"ok\t{loaded.path}\tsha256 {loaded.sha256}" + ("" if expected else "\t(no published sha256)"))
 
 
 # --------------------------------------------------------------------------- demo

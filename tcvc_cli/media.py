@@ -245,12 +245,21 @@ def _packet_timing(path: Path) -> tuple[int, Fraction, bool, float]:
     if count == 1:
         fps = 1 / (typical * timebase) if typical > 0 else DEFAULT_FOLDER_FPS
         return 1, fps, False, delay
-    # Variable timing (or a timebase that does not divide the frame period evenly): use the
-    # average rate over the whole stream, snapped to a small denominator (24000/1001 etc.).
-    span = (stamps[-1] - stamps[0] + (typical or (stamps[-1] - stamps[0]) // (count - 1))) * timebase
-    fps = (Fraction(count) / span).limit_denominator(1001) if span > 0 else DEFAULT_FOLDER_FPS
-    vfr = max(deltas) - min(deltas) > 1  # +-1 tick jitter is rounding, not variable timing
-    return count, fps, vfr, delay
+    # The timebase may not divide the frame period (Matroska counts milliseconds): find the
+    # rate whose ideal timestamps, rounded to the timebase, are the ones stored. None fits a
+    # variable frame rate stream; it gets its average rate.
+    typical = typical or (stamps[-1] - stamps[0]) // (count - 1)
+    average = Fraction(count) / ((stamps[-1] - stamps[0] + typical) * timebase)
+    candidates = [Fraction(n * 1000, 1001) for n in (24, 30, 48, 60, 120)] + [Fraction(round(average)), average.limit_denominator(1001)]
+    for rate in candidates:
+        if rate > 0 and _fits(stamps, rate, timebase):
+            return count, rate, False, delay
+    return count, average.limit_denominator(1001), True, delay
+
+
+def _fits(stamps: list[int], rate: Fraction, timebase: Fraction) -> bool:
+    ticks_per_frame = 1 / (rate * timebase)
+    return all(abs(stamp - stamps[0] - index * ticks_per_frame) <= 1 for index, stamp in enumerate(stamps))
 
 
 # --------------------------------------------------------------------------- frame sources
@@ -432,7 +441,7 @@ def read_image(path: Path, mode: int = cv2.IMREAD_COLOR) -> np.ndarray:
     if image is None:
         raise InputError(f"{path}: not a readable image", hint="the file is missing, empty or corrupt")
     if image.ndim == 3:
-        image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        image = cv2.cvtColor(image, cv2.COLOR_BGRA2RGBA if image.shape[2] == 4 else cv2.COLOR_BGR2RGB)
     return image
 
 
@@ -637,27 +646,9 @@ class VideoWriter(FrameSink):
         if video_offset:
             cmd += ["-itsoffset", f"{video_offset:.6f}"]
         cmd += ["-i", "pipe:0"]
-        maps = ["-map", "0:v:0"]
-        codecs: list[str] = []
-        if audio_from is not None:
-            source = _read_header(audio_from)
-            cmd += ["-i", str(audio_from)]
-            if source.audio_codecs:
-                maps += ["-map", "1:a"]
-                mp4_like = ext in {".mp4", ".m4v", ".mov"}
-                copy_ok = not mp4_like or all(c in _MP4_AUDIO for c in source.audio_codecs)
-                codecs += ["-c:a", "copy"] if copy_ok else ["-c:a", "aac", "-b:a", "256k"]
-                if not copy_ok:
-                    log.warning("%s: audio %s cannot be copied into %s; re-encoded as AAC", self.path, ",".join(source.audio_codecs), ext)
-            if source.subtitle_codecs:
-                if ext == ".mkv":
-                    maps += ["-map", "1:s"]
-                    codecs += ["-c:s", "copy"]
-                elif all(c in _TEXT_SUBTITLES for c in source.subtitle_codecs):
-                    maps += ["-map", "1:s"]
-                    codecs += ["-c:s", "mov_text"]
-                else:
-                    log.warning("%s: image subtitles cannot go into %s and were not copied (write .mkv to keep them)", self.path, ext)
+        inputs, maps, codecs = passthrough_args(self.path, audio_from, input_index=1)
+        cmd += inputs
+        maps = ["-map", "0:v:0", *maps]
         if self.options.lossless:
             video = ["-c:v", "libx264rgb", "-qp", "0", "-preset", self.options.preset, "-pix_fmt", "rgb24"]
         else:
@@ -707,6 +698,55 @@ class VideoWriter(FrameSink):
         self._proc.kill()
         self._proc.wait()
         self.temp.unlink(missing_ok=True)
+
+
+def passthrough_args(output: Path, audio_from: Path | None, input_index: int) -> tuple[list[str], list[str], list[str]]:
+    """ffmpeg inputs, maps and codec options that carry `audio_from`'s audio and subtitles into `output`."""
+    if audio_from is None:
+        return [], [], []
+    ext = output.suffix.lower()
+    source = _read_header(audio_from)
+    maps: list[str] = []
+    codecs: list[str] = []
+    if source.audio_codecs:
+        maps += ["-map", f"{input_index}:a"]
+        mp4_like = ext in {".mp4", ".m4v", ".mov"}
+        copy_ok = not mp4_like or all(c in _MP4_AUDIO for c in source.audio_codecs)
+        codecs += ["-c:a", "copy"] if copy_ok else ["-c:a", "aac", "-b:a", "256k"]
+        if not copy_ok:
+            log.warning("%s: audio %s cannot be copied into %s; re-encoded as AAC", output, ",".join(source.audio_codecs), ext)
+    if source.subtitle_codecs:
+        if ext == ".mkv":
+            maps += ["-map", f"{input_index}:s"]
+            codecs += ["-c:s", "copy"]
+        elif all(c in _TEXT_SUBTITLES for c in source.subtitle_codecs):
+            maps += ["-map", f"{input_index}:s"]
+            codecs += ["-c:s", "mov_text"]
+        else:
+            log.warning("%s: image subtitles cannot go into %s and were not copied (write .mkv to keep them)", output, ext)
+    return ["-i", str(audio_from)], maps, codecs
+
+
+def concat_videos(segments: list[Path], output: Path, *, audio_from: Path | None = None, video_offset: float = 0.0) -> None:
+    """Join same-format video segments losslessly (stream copy) and add the source's audio."""
+    listing = output.with_name(f".{output.stem}.concat-{os.getpid()}.txt")
+    lines = []
+    for segment in segments:
+        quoted = str(segment.resolve()).replace("'", "'\\''")
+        lines.append(f"file '{quoted}'")
+    listing.write_text("\n".join(lines) + "\n", "utf-8")
+    temp = _temporary_sibling(output)
+    try:
+        offset = ["-itsoffset", f"{video_offset:.6f}"] if video_offset else []
+        inputs, maps, codecs = passthrough_args(output, audio_from, input_index=1)
+        container = ["-movflags", "+faststart"] if output.suffix.lower() in {".mp4", ".m4v", ".mov"} else []
+        run_ffmpeg(["-y", "-loglevel", "error", *offset, "-f", "concat", "-safe", "0", "-i", str(listing), *inputs,
+                    "-map", "0:v:0", *maps, "-c:v", "copy", *codecs, "-fflags", "+bitexact", *container,
+                    "-f", _muxer(output.suffix.lower()), str(temp)], f"joining segments into {output}")
+        os.replace(temp, output)
+    finally:
+        listing.unlink(missing_ok=True)
+        temp.unlink(missing_ok=True)
 
 
 def _muxer(ext: str) -> str:

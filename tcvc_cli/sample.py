@@ -50,10 +50,14 @@ class _Shot:
     prop_phase: float
 
 
-def _shot(seed: int) -> _Shot:
+def _shot(seed: int, second: bool = False) -> _Shot:
+    """Layout of one shot; a second shot puts horizon, sun and hill elsewhere, as a real cut does."""
     rng = np.random.default_rng(seed)
-    return _Shot(palette=_palette(rng), horizon=float(rng.uniform(0.55, 0.72)), sun_x=float(rng.uniform(0.15, 0.85)),
-                 hill_x=float(rng.uniform(0.2, 0.8)), start_x=float(rng.uniform(0.15, 0.35)),
+    horizon = float(rng.uniform(0.52, 0.6)) + (0.16 if second else 0.0)
+    sun_x = float(rng.uniform(0.15, 0.4)) + (0.45 if second else 0.0)
+    hill_x = float(rng.uniform(0.55, 0.8)) - (0.35 if second else 0.0)
+    return _Shot(palette=_palette(rng), horizon=horizon, sun_x=sun_x,
+                 hill_x=hill_x, start_x=float(rng.uniform(0.15, 0.35)),
                  speed=float(rng.uniform(0.015, 0.03)) * (1 if rng.random() < 0.5 else -1),
                  prop_phase=float(rng.uniform(0, 2 * np.pi)))
 
@@ -110,7 +114,7 @@ def render_clip(seed: int = 0, frames: int = 16, size: tuple[int, int] = (64, 64
     """
     width, height = size
     thickness = max(1, round(min(width, height) / 96))
-    shots = [_shot(seed), _shot(seed + 7919)]
+    shots = [_shot(seed), _shot(seed + 7919, second=True)]
     colour_frames, line_frames = [], []
     for t in range(frames):
         shot = shots[1] if cut_at is not None and t >= cut_at else shots[0]

@@ -1,0 +1,548 @@
+"""The colorization engine: line-art frames in, colour frames out, through the feedback loop.
+
+For each frame t the generator sees the line art of t and a condition: the colour frame it
+produced for t-1 (the paper's feedback loop), the seed frame at the start of the video and
+at each scene cut, or an artist's keyframe. The model runs at a small work size; the colour
+is brought back to the source resolution and the source's own full-resolution lines are
+drawn over it, so cost barely depends on the source resolution.
+
+Frames stream through three stages that overlap: a reader thread decodes and prepares line
+art, the calling thread runs the model, a writer thread upscales and encodes. Memory holds a
+few frames whatever the video's length. Output goes to a hidden work folder in segments with
+the loop's state saved after each one, so `resume=True` continues an interrupted run and
+produces the same frames as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import queue
+import re
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import media
+from .checkpoint import LoadedModel
+from .errors import InputError, OutputError, UsageError
+from .lineart import extract as lineart_of, to_grey
+from .runtime import prepare_for_inference, select_device
+from .shots import CutDetector
+
+log = logging.getLogger("tcvc")
+
+Upscale = Literal["bicubic", "flat"]
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class ColorizeOptions:
+    """How a video is coloured (everything but the model and the paths)."""
+
+    work_size: int | None = None  # short side in pixels; None: the checkpoint's training size; 0: native
+    upscale: Upscale = "bicubic"
+    scene_detect: bool = True
+    cut_threshold: float = 0.5
+    cut_reset: Literal["seed", "blank"] = "seed"
+    feedback: bool = True  # False: every frame is conditioned on the seed (or blank)
+    from_color: bool = False  # input is colour/greyscale footage: derive the model's input first
+    device: str = "auto"
+    half: bool = True  # half precision on CUDA
+    segment_frames: int = 240  # frames per resumable segment
+
+    def __post_init__(self) -> None:
+        if self.upscale not in ("bicubic", "flat"):
+            raise UsageError(f"unknown --upscale {self.upscale!r}", hint="use bicubic or flat")
+        if self.cut_reset not in ("seed", "blank"):
+            raise UsageError(f"unknown --cut-reset {self.cut_reset!r}", hint="use seed or blank")
+        if self.work_size is not None and self.work_size != 0 and self.work_size < 16:
+            raise UsageError(f"--work-size {self.work_size} is too small", hint="use at least 16, or native")
+        if self.segment_frames < 1:
+            raise UsageError("segment length must be at least 1 frame")
+
+
+def work_dimensions(width: int, height: int, short_side: int | None, multiple: int = 4) -> tuple[int, int]:
+    """Scale (width, height) so the short side is `short_side`, keeping aspect, rounded to `multiple`."""
+    if not short_side:
+        return width, height
+    scale = short_side / min(width, height)
+    return (max(multiple, int(round(width * scale / multiple)) * multiple),
+            max(multiple, int(round(height * scale / multiple)) * multiple))
+
+
+# --------------------------------------------------------------------------- reference frames
+
+
+def load_reference(path: Path, size: tuple[int, int], what: str) -> np.ndarray:
+    """A coloured frame (seed or keyframe) as RGB uint8 at `size`, saying what was changed."""
+    raw = media.read_image(Path(path), mode=cv2.IMREAD_UNCHANGED)
+    if raw.ndim == 2:
+        log.warning("%s %s is greyscale; used as grey colour", what, path)
+        raw = cv2.cvtColor(raw, cv2.COLOR_GRAY2RGB)
+    elif raw.shape[2] == 4:
+        log.warning("%s %s has an alpha channel; composited over white", what, path)
+        rgb, alpha = raw[:, :, :3].astype(np.float32), raw[:, :, 3:].astype(np.float32) / 255.0
+        raw = np.clip(rgb * alpha + 255.0 * (1 - alpha), 0, 255).astype(np.uint8)  # read_image already made it RGBA order
+    if raw.dtype != np.uint8:
+        raw = (raw / np.iinfo(raw.dtype).max * 255).round().astype(np.uint8)
+    if (raw.shape[1], raw.shape[0]) != size:
+        log.warning("%s %s is %dx%d; resized to %dx%d", what, path, raw.shape[1], raw.shape[0], *size)
+        raw = media.resize(raw, size)
+    return np.ascontiguousarray(raw[:, :, :3])
+
+
+def find_keyframes(folder: Path, frame_count: int) -> dict[int, Path]:
+    """Keyframes named by frame index (000120.png -> frame 120)."""
+    if not folder.is_dir():
+        raise InputError(f"{folder}: the keyframes folder does not exist")
+    keyframes: dict[int, Path] = {}
+    for path in media.list_frames(folder):
+        digits = re.findall(r"\d+", path.stem)
+        if not digits:
+            continue
+        index = int(digits[-1])
+        if index >= frame_count:
+            raise InputError(f"{path}: keyframe for frame {index}, but the input has {frame_count} frames (0-{frame_count - 1})",
+                             hint="keyframes are named by the 0-based index of the frame they replace")
+        keyframes[index] = path
+    if not keyframes:
+        raise InputError(f"{folder}: no keyframes (PNG files named by frame index, e.g. 000120.png)")
+    return keyframes
+
+
+# --------------------------------------------------------------------------- compositing
+
+
+def compose(prediction: np.ndarray, line_full: np.ndarray, *, upscale: Upscale, is_lineart: bool) -> np.ndarray:
+    """Bring a work-size prediction (float RGB in [0,1]) to the source size with its own lines.
+
+    bicubic: smooth colour, multiplied by the full-resolution line art (ink over paint).
+    flat: each region enclosed by lines takes one colour, the prediction's mean inside it.
+    For greyscale models the full-resolution luma replaces the prediction's.
+    """
+    height, width = line_full.shape
+    colour = cv2.resize(prediction, (width, height), interpolation=cv2.INTER_CUBIC) if prediction.shape[:2] != (height, width) else prediction
+    colour = np.clip(colour, 0.0, 1.0)
+    if not is_lineart:
+        ycrcb = cv2.cvtColor(colour.astype(np.float32), cv2.COLOR_RGB2YCrCb)
+        ycrcb[:, :, 0] = line_full.astype(np.float32) / 255.0
+        return (np.clip(cv2.cvtColor(ycrcb, cv2.COLOR_YCrCb2RGB), 0, 1) * 255 + 0.5).astype(np.uint8)
+    ink = line_full.astype(np.float32) / 255.0
+    if upscale == "flat":
+        count, labels = cv2.connectedComponents((line_full >= 128).astype(np.uint8), connectivity=4)
+        flat_labels = labels.ravel()
+        sizes = np.bincount(flat_labels, minlength=count).astype(np.float32)
+        means = np.stack([np.bincount(flat_labels, weights=colour[:, :, c].ravel(), minlength=count) for c in range(3)], 1)
+        means /= np.maximum(sizes, 1)[:, None]
+        filled = means[labels]
+        on_line = labels == 0  # label 0 is the lines themselves
+        filled[on_line] = colour[on_line]
+        colour = filled
+    return (colour * ink[:, :, None] * 255 + 0.5).astype(np.uint8)
+
+
+# --------------------------------------------------------------------------- resumable output
+
+
+class ResumableOutput:
+    """Writes frames into a hidden work folder in segments, saving the loop state after each.
+
+    On success the segments become the final video (stream copy, audio added) or frame
+    folder and the work folder is removed. On failure or Ctrl-C the completed segments stay,
+    and a later run with resume=True continues after them.
+    """
+
+    def __init__(self, final: Path, like: media.SourceInfo, *, fingerprint: dict, resume: bool, overwrite: bool,
+                 encode: media.EncodeOptions, segment_frames: int):
+        self.final = Path(final)
+        self.like = like
+        self.encode = encode
+        self.segment_frames = segment_frames
+        self.is_video = media.is_video_path(self.final)
+        if self.is_video and self.final.suffix.lower() not in media.WRITABLE_VIDEO_EXTENSIONS:
+            raise UsageError(f"{final}: cannot write {self.final.suffix} videos",
+                             hint=f"use one of {', '.join(sorted(media.WRITABLE_VIDEO_EXTENSIONS))}, or a folder name")
+        if self.final.exists() and not overwrite:
+            raise OutputError(f"{final}: already exists", hint="pass --overwrite to replace it, or --skip-existing")
+        media.ensure_writable_dir(self.final.parent)
+        self.work = self.final.with_name(f".{self.final.name}.tcvc-partial")
+        self.manifest_path = self.work / "manifest.json"
+        self.fingerprint = fingerprint
+        self.segments: list[dict] = []
+        self.state: np.ndarray | None = None
+        self.previous_edges: np.ndarray | None = None
+        manifest = self._read_manifest() if resume else None
+        if manifest is not None:
+            if manifest.get("fingerprint") != fingerprint:
+                raise UsageError(f"{final}: the interrupted run used another model, input or options",
+                                 hint="run without --resume to start over")
+            self.segments = manifest["segments"]
+            if self.done and (self.work / "state.npz").is_file():
+                saved = np.load(self.work / "state.npz")
+                self.state = saved["condition"] if "condition" in saved else None
+                self.previous_edges = saved["edges"] if "edges" in saved else None
+        else:
+            if resume:
+                log.info("%s: nothing to resume; starting from frame 0", final)
+            shutil.rmtree(self.work, ignore_errors=True)
+            try:
+                self.work.mkdir(parents=True)
+            except OSError as exc:
+                raise OutputError(f"{self.work}: cannot create the work folder ({exc.strerror})") from exc
+            (self.work / "frames").mkdir()
+        self.count = self.done
+        self._writer: media.FrameSink | None = None
+        self._in_segment = 0
+
+    @property
+    def done(self) -> int:
+        return sum(segment["frames"] for segment in self.segments)
+
+    def _read_manifest(self) -> dict | None:
+        try:
+            return json.loads(self.manifest_path.read_text("utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    def write(self, frame: np.ndarray) -> None:
+        if self.is_video:
+            if self._writer is None:
+                name = f"seg-{len(self.segments):05d}.mp4"
+                self._writer = media.VideoWriter(self.work / name, frame.shape[1], frame.shape[0], self.like.fps,
+                                                 options=self.encode, overwrite=True)
+                self._segment_name = name
+            self._writer.write(frame)
+        else:
+            media.write_image(self.work / "frames" / f"{self.count:06d}.png", frame)
+        self.count += 1
+        self._in_segment += 1
+
+    def checkpoint(self, condition: np.ndarray | None, edges: np.ndarray | None) -> None:
+        """Seal the frames written since the last checkpoint, with the state that follows them."""
+        if self._in_segment == 0:
+            return
+        name = None
+        if self._writer is not None:
+            self._writer.commit()
+            self._writer = None
+            name = self._segment_name
+        arrays = {}
+        if condition is not None:
+            arrays["condition"] = condition
+        if edges is not None:
+            arrays["edges"] = edges
+        state_temp = self.work / "state.partial.npz"
+        np.savez(state_temp, **arrays)
+        os.replace(state_temp, self.work / "state.npz")
+        self.segments.append({"frames": self._in_segment, "file": name})
+        self._in_segment = 0
+        temp = self.work / "manifest.partial.json"
+        temp.write_text(json.dumps({"fingerprint": self.fingerprint, "segments": self.segments}, indent=1), "utf-8")
+        os.replace(temp, self.manifest_path)
+
+    def commit(self) -> None:
+        if self._in_segment:
+            raise RuntimeError("commit() before the last checkpoint()")
+        if self.is_video:
+            audio = self.like.audio_source
+            delay = self.like.video.video_delay if self.like.video is not None and audio == self.like.path else 0.0
+            media.concat_videos([self.work / s["file"] for s in self.segments], self.final, audio_from=audio, video_offset=delay)
+        else:
+            frames = self.work / "frames"
+            size = media.read_image(frames / "000000.png").shape[1::-1] if self.count else (None, None)
+            meta = {"fps": f"{self.like.fps.numerator}/{self.like.fps.denominator}", "fps_float": float(self.like.fps),
+                    "width": size[0], "height": size[1], "count": self.count, "source": str(self.like.path.resolve())}
+            (frames / media.FRAMES_JSON).write_text(json.dumps(meta, indent=2) + "\n", "utf-8")
+            media.replace_path(frames, self.final)
+        shutil.rmtree(self.work, ignore_errors=True)
+
+    def abort(self) -> None:
+        """Drop the unfinished segment; keep completed ones for a later resume."""
+        if self._writer is not None:
+            self._writer.abort()
+            self._writer = None
+
+
+# --------------------------------------------------------------------------- the engine
+
+
+@dataclass
+class _Prepared:
+    index: int
+    line_full: np.ndarray  # uint8 HxW at source resolution
+    line_work: np.ndarray  # uint8 hxw at work size
+    edges: np.ndarray | None
+    is_cut: bool
+
+
+@dataclass
+class ColorizeResult:
+    input: str
+    output: str
+    frames: int
+    cuts: list[int] = field(default_factory=list)
+    keyframes_used: list[int] = field(default_factory=list)
+    seconds: float = 0.0
+    work_size: tuple[int, int] = (0, 0)
+    resumed_from: int = 0
+    device: str = "cpu"
+
+    @property
+    def fps(self) -> float:
+        processed = self.frames - self.resumed_from
+        return processed / self.seconds if self.seconds > 0 else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["shots"] = len(self.cuts) + 1
+        data["fps"] = round(self.fps, 3)
+        return data
+
+
+class _Stage(threading.Thread):
+    """A pipeline thread whose exception is re-raised in the caller."""
+
+    def __init__(self, target: Callable[[], None], name: str):
+        super().__init__(name=name, daemon=True)
+        self._target_fn = target
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self._target_fn()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            self.error = exc
+
+
+_END = object()
+
+
+def _put(q: queue.Queue, item: Any, stop: threading.Event) -> None:
+    while not stop.is_set():
+        try:
+            q.put(item, timeout=0.1)
+            return
+        except queue.Full:
+            continue
+
+
+def _get(q: queue.Queue, stop: threading.Event, producer: _Stage | None = None) -> Any:
+    """Next item, or _END once `stop` is set; re-raises the producer thread's failure."""
+    while True:
+        try:
+            return q.get(timeout=0.1)
+        except queue.Empty:
+            if producer is not None and producer.error is not None:
+                raise producer.error from None
+            if stop.is_set():
+                return _END
+
+
+class Colorizer:
+    """A loaded model on its device, ready to colour videos one after another."""
+
+    def __init__(self, loaded: LoadedModel, options: ColorizeOptions = ColorizeOptions()):
+        self.loaded = loaded
+        self.config = loaded.config
+        self.options = options
+        self.device = select_device(options.device)
+        self.half = options.half and self.device.type == "cuda"
+        self.dtype = torch.float16 if self.half else torch.float32
+        self.model = prepare_for_inference(loaded.model, self.device, self.half)
+        self.is_lineart = self.config.input.mode == "lineart"
+        if options.upscale == "flat" and not self.is_lineart:
+            raise UsageError("--upscale flat needs a line-art model; this checkpoint takes greyscale input",
+                             hint="use --upscale bicubic")
+
+    # -- one frame through the network
+    def _to_tensor(self, image: np.ndarray) -> torch.Tensor:
+        tensor = torch.from_numpy(image).to(self.device, non_blocking=True)
+        tensor = tensor.permute(2, 0, 1).unsqueeze(0) if tensor.dim() == 3 else tensor[None, None]
+        return tensor.to(self.dtype) / 255.0
+
+    def _forward(self, line: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
+        height, width = line.shape[-2:]
+        multiple = self.config.size_multiple
+        pad_h, pad_w = (-height) % multiple, (-width) % multiple
+        if pad_h or pad_w:
+            mode = "reflect" if pad_h < height and pad_w < width else "replicate"
+            line = F.pad(line, (0, pad_w, 0, pad_h), mode=mode)
+            condition = F.pad(condition, (0, pad_w, 0, pad_h), mode=mode)
+        if self.device.type == "cuda":
+            line = line.contiguous(memory_format=torch.channels_last)
+            condition = condition.contiguous(memory_format=torch.channels_last)
+        with torch.inference_mode():
+            out = self.model(line, condition)
+        return out[:, :, :height, :width]
+
+    def _line_of(self, frame: np.ndarray) -> np.ndarray:
+        if self.options.from_color:
+            return lineart_of(frame, self.config.input)
+        return to_grey(frame)
+
+    # -- a whole video
+    def colorize(self, source_path: Path, output: Path, *, seed_frame: Path | None = None, keyframes: Path | None = None,
+                 resume: bool = False, overwrite: bool = False, encode: media.EncodeOptions = media.EncodeOptions(),
+                 progress: Progress | None = None) -> ColorizeResult:
+        source_path, output = Path(source_path), Path(output)
+        media.check_output(output, [source_path], overwrite=True)  # same-as-input check; existence handled below
+        started = time.perf_counter()
+        with media.open_source(source_path) as source:
+            info = source.info
+            work_size = self.options.work_size if self.options.work_size is not None else self.config.image_size
+            work_w, work_h = work_dimensions(info.width, info.height, work_size or None)
+            seed_work = load_reference(seed_frame, (work_w, work_h), "seed frame") if seed_frame else None
+            keyframe_paths = find_keyframes(keyframes, info.frame_count) if keyframes else {}
+            fingerprint = {
+                "input": str(source_path.resolve()), "frames": info.frame_count, "size": [info.width, info.height],
+                "model": self.loaded.sha256, "options": {k: v for k, v in asdict(self.options).items() if k not in ("device",)},
+                "seed": _file_digest(seed_frame), "keyframes": {str(i): _file_digest(p) for i, p in sorted(keyframe_paths.items())},
+                "encode": asdict(encode), "half": self.half,
+            }
+            out = ResumableOutput(output, info, fingerprint=fingerprint, resume=resume, overwrite=overwrite, encode=encode,
+                                  segment_frames=self.options.segment_frames)
+            result = ColorizeResult(input=str(source_path), output=str(output), frames=info.frame_count,
+                                    work_size=(work_w, work_h), resumed_from=out.done, device=str(self.device))
+            try:
+                self._run(source, out, seed_work, keyframe_paths, (work_w, work_h), result, progress)
+                out.commit()
+            except BaseException:
+                out.abort()
+                raise
+        result.seconds = time.perf_counter() - started
+        return result
+
+    def _run(self, source: media.FrameSource, out: ResumableOutput, seed_work: np.ndarray | None,
+             keyframe_paths: dict[int, Path], work: tuple[int, int], result: ColorizeResult,
+             progress: Progress | None) -> None:
+        info = source.info
+        total = info.frame_count
+        start = out.done
+        detector = CutDetector(threshold=self.options.cut_threshold, radius=max(1, round(min(work) / 128)))
+        stop = threading.Event()
+        prepared_q: queue.Queue = queue.Queue(maxsize=4)
+        output_q: queue.Queue = queue.Queue(maxsize=4)
+        checked_colour = [False]
+
+        def read() -> None:
+            previous_edges = out.previous_edges
+            for index, frame in enumerate(source):
+                if stop.is_set():
+                    return
+                if index < start:
+                    continue  # already in completed segments
+                if not checked_colour[0] and not self.options.from_color:
+                    checked_colour[0] = True
+                    if _looks_coloured(frame):
+                        log.warning("%s looks like colour footage; pass --from-color to derive line art from it", info.path)
+                line_full = self._line_of(frame)
+                line_work = media.resize(line_full, work, cv2.INTER_AREA)
+                edges = detector.edges(line_work, self.is_lineart) if self.options.scene_detect else None
+                is_cut = edges is not None and index > 0 and detector.is_cut(previous_edges, edges)
+                previous_edges = edges
+                _put(prepared_q, _Prepared(index, line_full, line_work, edges, is_cut), stop)
+            _put(prepared_q, _END, stop)
+
+        def write() -> None:
+            while True:
+                item = _get(output_q, stop)
+                if item is _END:
+                    return
+                if isinstance(item, tuple) and item[0] == "checkpoint":
+                    out.checkpoint(item[1], item[2])
+                    continue
+                index, colour, line_full, keyframe = item
+                frame = keyframe if keyframe is not None else compose(colour, line_full, upscale=self.options.upscale,
+                                                                        is_lineart=self.is_lineart)
+                out.write(frame)
+                if progress:
+                    progress(index + 1, total)
+
+        reader = _Stage(read, "tcvc-reader")
+        writer = _Stage(write, "tcvc-writer")
+        reader.start()
+        writer.start()
+        blank = torch.zeros(1, 3, work[1], work[0], device=self.device, dtype=self.dtype)
+        reset = self._to_tensor(seed_work) if seed_work is not None else blank
+        cut_reset = reset if self.options.cut_reset == "seed" else blank
+        condition = torch.from_numpy(out.state).to(self.device, self.dtype) if out.state is not None else reset
+        if progress and start:
+            progress(start, total)
+        try:
+            last_edges = out.previous_edges
+            while True:
+                item = _get(prepared_q, stop, reader)
+                if item is _END:
+                    break
+                if writer.error is not None:
+                    raise writer.error
+                if item.is_cut:
+                    result.cuts.append(item.index)
+                    condition = cut_reset
+                if not self.options.feedback:
+                    condition = reset
+                keyframe = None
+                if item.index in keyframe_paths:
+                    keyframe = load_reference(keyframe_paths[item.index], (info.width, info.height), "keyframe")
+                    result.keyframes_used.append(item.index)
+                    predicted = self._to_tensor(media.resize(keyframe, work, cv2.INTER_AREA))
+                else:
+                    predicted = self._forward(self._to_tensor(item.line_work), condition)
+                colour = predicted[0].permute(1, 2, 0).float().cpu().numpy()
+                _put(output_q, (item.index, colour, item.line_full, keyframe), stop)
+                condition = predicted
+                last_edges = item.edges
+                done = item.index + 1
+                if done % self.options.segment_frames == 0 or done == total:
+                    state = condition.float().cpu().numpy() if self.options.feedback else None
+                    _put(output_q, ("checkpoint", state, last_edges), stop)
+            _put(output_q, _END, stop)
+            writer.join()
+            if writer.error is not None:
+                raise writer.error
+            if reader.error is not None:
+                raise reader.error
+        except BaseException:
+            stop.set()
+            reader.join(timeout=10)
+            writer.join(timeout=10)
+            raise
+        finally:
+            source.close()
+        if out.count != total:
+            raise OutputError(f"{out.final}: wrote {out.count} frames, the input has {total}")
+
+
+def _looks_coloured(frame: np.ndarray) -> bool:
+    hsv = cv2.cvtColor(frame, cv2.COLOR_RGB2HSV)
+    return float(hsv[:, :, 1].mean()) > 40 and float((frame.mean(axis=2) > 200).mean()) < 0.5
+
+
+def _file_digest(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def iter_inputs(paths: list[Path]) -> Iterator[Path]:
+    """Expand folders of episodes: a folder without frames stands for the videos inside it."""
+    for path in paths:
+        if path.is_dir() and not media.list_frames(path):
+            videos = sorted(p for p in path.iterdir() if p.is_file() and media.is_video_path(p))
+            if not videos:
+                raise InputError(f"{path}: holds neither frames nor videos")
+            yield from videos
+        else:
+            yield path

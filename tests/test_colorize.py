@@ -1,0 +1,200 @@
+"""The colorization engine: feedback loop, seed, keyframes, cuts, resume, outputs."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from tcvc_cli import media
+from tcvc_cli.checkpoint import LoadedModel, load_generator
+from tcvc_cli.colorize import ColorizeOptions, Colorizer, compose, work_dimensions
+from tcvc_cli.config import model_preset
+from tcvc_cli.errors import InputError, OutputError
+
+
+class RecordingGenerator(nn.Module):
+    """Returns a colour that depends on both inputs and records every condition it is given."""
+
+    use_previous = True
+
+    def __init__(self):
+        super().__init__()
+        self.conditions: list[torch.Tensor] = []
+        self.outputs: list[torch.Tensor] = []
+
+    def forward(self, line, previous):
+        self.conditions.append(previous.clone())
+        step = len(self.outputs) + 1
+        out = (0.6 * previous + 0.4 * line.expand_as(previous) * (step % 5) / 5).clamp(0, 1)
+        self.outputs.append(out.clone())
+        return out
+
+
+def recording_colorizer(**options) -> tuple[Colorizer, RecordingGenerator]:
+    spy = RecordingGenerator()
+    loaded = LoadedModel(model=spy, config=model_preset("tiny"), path=None, extra={}, sha256="spy")
+    return Colorizer(loaded, ColorizeOptions(**options)), spy
+
+
+def folder_frames(folder):
+    return [media.read_image(p) for p in media.list_frames(folder)]
+
+
+def test_output_keeps_frame_count_fps_and_audio(tiny_checkpoint, cut_clip, tmp_path):
+    colorizer = Colorizer(load_generator(tiny_checkpoint))
+    result = colorizer.colorize(cut_clip[0], tmp_path / "out.mp4")
+    info = media.probe(tmp_path / "out.mp4")
+    assert (info.frame_count, info.fps, info.audio_codecs, info.width, info.height) == (24, 24, ("aac",), 96, 64)
+    assert result.frames == 24
+    assert not list(tmp_path.glob(".*"))  # no work folder left behind
+
+
+def test_each_output_is_the_next_frames_condition(cut_clip, tmp_path):
+    colorizer, spy = recording_colorizer(scene_detect=False)
+    colorizer.colorize(cut_clip[0], tmp_path / "out")
+    assert len(spy.conditions) == 24
+    assert torch.count_nonzero(spy.conditions[0]) == 0  # no seed: blank
+    for step in range(1, 24):
+        torch.testing.assert_close(spy.conditions[step], spy.outputs[step - 1], rtol=0, atol=0)
+
+
+def test_seed_frame_conditions_the_first_frame_and_changes_the_output(tiny_checkpoint, cut_clip, tmp_path):
+    seed = tmp_path / "seed.png"
+    media.write_image(seed, cut_clip[1][0])
+    colorizer, spy = recording_colorizer(scene_detect=False)
+    colorizer.colorize(cut_clip[0], tmp_path / "spy", seed_frame=seed)
+    work = work_dimensions(96, 64, 64)
+    expected = torch.from_numpy(media.resize(cut_clip[1][0], work)).permute(2, 0, 1)[None].float() / 255
+    torch.testing.assert_close(spy.conditions[0], expected)
+
+    real = Colorizer(load_generator(tiny_checkpoint), ColorizeOptions(scene_detect=False))
+    real.colorize(cut_clip[0], tmp_path / "seeded", seed_frame=seed)
+    real.colorize(cut_clip[0], tmp_path / "blank")
+    assert not np.array_equal(folder_frames(tmp_path / "seeded")[0], folder_frames(tmp_path / "blank")[0])
+
+
+def test_keyframes_replace_their_frame_and_condition_the_next(cut_clip, tmp_path):
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    media.write_image(keys / "000005.png", cut_clip[1][5])
+    colorizer, spy = recording_colorizer(scene_detect=False)
+    result = colorizer.colorize(cut_clip[0], tmp_path / "out", keyframes=keys)
+    assert result.keyframes_used == [5]
+    np.testing.assert_array_equal(folder_frames(tmp_path / "out")[5], cut_clip[1][5])
+    expected = torch.from_numpy(media.resize(cut_clip[1][5], work_dimensions(96, 64, 64))).permute(2, 0, 1)[None].float() / 255
+    torch.testing.assert_close(spy.conditions[5], expected)  # frame 6 is the model's 6th call (frame 5 was not modelled)
+
+
+def test_scene_cuts_are_found_and_reset_the_condition(cut_clip, tmp_path):
+    seed = tmp_path / "seed.png"
+    media.write_image(seed, cut_clip[1][0])
+    colorizer, spy = recording_colorizer()
+    result = colorizer.colorize(cut_clip[0], tmp_path / "out", seed_frame=seed)
+    assert result.cuts == [12]
+    torch.testing.assert_close(spy.conditions[12], spy.conditions[0])  # back to the seed
+    assert not torch.equal(spy.conditions[12], spy.outputs[11])
+
+    blank, spy_blank = recording_colorizer(cut_reset="blank")
+    blank.colorize(cut_clip[0], tmp_path / "blank", seed_frame=seed)
+    assert torch.count_nonzero(spy_blank.conditions[12]) == 0
+
+
+def test_no_scene_detect_keeps_feeding_back_across_cuts(cut_clip, tmp_path):
+    colorizer, spy = recording_colorizer(scene_detect=False)
+    result = colorizer.colorize(cut_clip[0], tmp_path / "out")
+    assert result.cuts == []
+    torch.testing.assert_close(spy.conditions[12], spy.outputs[11])
+
+
+def test_feedback_off_conditions_every_frame_on_the_seed(cut_clip, tmp_path):
+    seed = tmp_path / "seed.png"
+    media.write_image(seed, cut_clip[1][0])
+    colorizer, spy = recording_colorizer(feedback=False)
+    colorizer.colorize(cut_clip[0], tmp_path / "out", seed_frame=seed)
+    for condition in spy.conditions:
+        torch.testing.assert_close(condition, spy.conditions[0])
+    blank, spy_blank = recording_colorizer(feedback=False)
+    blank.colorize(cut_clip[0], tmp_path / "blank")
+    assert all(torch.count_nonzero(c) == 0 for c in spy_blank.conditions)
+
+
+@pytest.mark.parametrize("output_name", ["out.mp4", "frames"])
+def test_resume_after_interruption_gives_the_same_frames(tiny_checkpoint, cut_clip, tmp_path, output_name):
+    options = ColorizeOptions(segment_frames=5)
+    encode = media.EncodeOptions(lossless=True, preset="ultrafast")
+    whole = tmp_path / "whole" / output_name
+    Colorizer(load_generator(tiny_checkpoint), options).colorize(cut_clip[0], whole, encode=encode)
+
+    target = tmp_path / "resumed" / output_name
+
+    def stop_at_13(done, total):
+        if done == 13:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        Colorizer(load_generator(tiny_checkpoint), options).colorize(cut_clip[0], target, encode=encode, progress=stop_at_13)
+    assert not target.exists()
+    result = Colorizer(load_generator(tiny_checkpoint), options).colorize(cut_clip[0], target, encode=encode, resume=True)
+    assert result.resumed_from == 10  # two sealed segments of 5
+    with media.open_source(whole) as a, media.open_source(target) as b:
+        for x, y in zip(a, b, strict=True):
+            np.testing.assert_array_equal(x, y)
+
+
+def test_work_size_keeps_aspect_in_multiples_of_four():
+    assert work_dimensions(1920, 1080, 256) == (456, 256)
+    assert work_dimensions(1280, 720, 0) == (1280, 720)
+    assert work_dimensions(97, 65, 64) == (96, 64)
+
+
+def test_compose_draws_source_lines_over_the_colour():
+    colour = np.full((8, 8, 3), 0.5, np.float32)
+    line = np.full((32, 32), 255, np.uint8)
+    line[10, :] = 0
+    out = compose(colour, line, upscale="bicubic", is_lineart=True)
+    assert out.shape == (32, 32, 3)
+    assert (out[10] == 0).all() and (out[5] == 128).all()
+
+
+def test_flat_upscale_fills_each_region_with_one_colour():
+    colour = np.random.default_rng(0).random((16, 16, 3)).astype(np.float32)
+    line = np.full((64, 64), 255, np.uint8)
+    line[:, 32] = 0
+    out = compose(colour, line, upscale="flat", is_lineart=True)
+    left, right = out[:, :32].reshape(-1, 3), out[:, 33:].reshape(-1, 3)
+    assert len(np.unique(left, axis=0)) == 1 and len(np.unique(right, axis=0)) == 1
+
+
+def test_keyframe_past_the_end_is_an_error_and_writes_nothing(cut_clip, tmp_path):
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    media.write_image(keys / "000100.png", cut_clip[1][0])
+    colorizer, _ = recording_colorizer()
+    with pytest.raises(InputError, match="keyframe for frame 100"):
+        colorizer.colorize(cut_clip[0], tmp_path / "out.mp4", keyframes=keys)
+    assert not (tmp_path / "out.mp4").exists()
+
+
+def test_seed_of_another_size_with_alpha_or_grey_is_converted(cut_clip, tmp_path, caplog):
+    colorizer, spy = recording_colorizer(scene_detect=False)
+    rgba = np.dstack([media.resize(cut_clip[1][0], (200, 150)), np.full((150, 200), 255, np.uint8)])
+    seed = tmp_path / "seed.png"
+    cv2.imwrite(str(seed), cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA))
+    colorizer.colorize(cut_clip[0], tmp_path / "a", seed_frame=seed)
+    assert "alpha" in caplog.text and "resized" in caplog.text
+    grey = tmp_path / "grey.png"
+    media.write_image(grey, cut_clip[1][0][:, :, 0])
+    colorizer.colorize(cut_clip[0], tmp_path / "b", seed_frame=grey)
+    assert "greyscale" in caplog.text
+
+
+def test_existing_output_is_refused_without_overwrite(cut_clip, tmp_path):
+    target = tmp_path / "exists.mp4"
+    target.write_bytes(b"keep")
+    colorizer, _ = recording_colorizer()
+    with pytest.raises(OutputError):
+        colorizer.colorize(cut_clip[0], target)
+    assert target.read_bytes() == b"keep"
