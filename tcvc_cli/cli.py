@@ -388,6 +388,108 @@ def colorize(
     run_batch(sources, job, as_json, describe)
 
 
+# --------------------------------------------------------------------------- train
+
+
+@app.command()
+@reports_errors
+def train(
+    data: Annotated[Optional[Path], typer.Argument(help="Folder of clips: subfolders of coloured frames, or videos.", show_default=False)] = None,
+    run_dir: Annotated[Optional[Path], typer.Option("--run-dir", "-o", help="Run folder (default: runs/<date-time>).")] = None,
+    resume: Annotated[Optional[Path], typer.Option(help="Continue the run in this folder from its last checkpoint.")] = None,
+    preset: Annotated[str, typer.Option(help="paper, small, tiny, or pix2pix (the paper's U-Net baseline).")] = "paper",
+    arch: Annotated[Optional[str], typer.Option(help="resnet (tcvc) or unet (pix2pix baseline).")] = None,
+    epochs: Annotated[Optional[int], typer.Option(help="Passes over the training clips (paper: 35).")] = None,
+    max_steps: Annotated[Optional[int], typer.Option("--max-steps", help="Stop after N optimiser steps.")] = None,
+    batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Global batch size (paper: 16).")] = None,
+    image_size: Annotated[Optional[int], typer.Option("--image-size", help="Training crop size (paper: 256).")] = None,
+    ngf: Annotated[Optional[int], typer.Option(help="Generator width.")] = None,
+    n_blocks: Annotated[Optional[int], typer.Option("--n-blocks", help="Residual blocks.")] = None,
+    dilation: Annotated[Optional[int], typer.Option(help="Dilation of each residual block's first conv.")] = None,
+    no_previous: Annotated[bool, typer.Option("--no-previous", help="Never condition on a previous frame (ablation).")] = False,
+    input_mode: Annotated[str, typer.Option("--input-mode", help="lineart (Canny) or greyscale.")] = "lineart",
+    sigma: Annotated[float, typer.Option(help="Canny Gaussian sigma.")] = 1.0,
+    low: Annotated[float, typer.Option(help="Canny low threshold.")] = 50.0,
+    high: Annotated[float, typer.Option(help="Canny high threshold.")] = 150.0,
+    lineart_dir: Annotated[Optional[Path], typer.Option("--lineart-dir", help="Artists' line art, same layout as DATA.")] = None,
+    vgg_weights: Annotated[str, typer.Option("--vgg-weights", help="imagenet (torchvision's cache), a .pth path, or random (smoke tests only).")] = "imagenet",
+    lr_g: Annotated[Optional[float], typer.Option("--lr-g", help="Generator learning rate (paper: 1e-4).")] = None,
+    lr_d: Annotated[Optional[float], typer.Option("--lr-d", help="Discriminator learning rate (paper: 1e-5).")] = None,
+    lambda_adv: Annotated[Optional[float], typer.Option("--lambda-adv")] = None,
+    lambda_content: Annotated[Optional[float], typer.Option("--lambda-content")] = None,
+    lambda_style: Annotated[Optional[float], typer.Option("--lambda-style")] = None,
+    lambda_l1: Annotated[Optional[float], typer.Option("--lambda-l1")] = None,
+    blank_probability: Annotated[Optional[float], typer.Option("--blank-prob", help="Chance of a blank previous frame (paper: 0.5).")] = None,
+    val_fraction: Annotated[Optional[float], typer.Option("--val-fraction", help="Share of clips held out for validation.")] = None,
+    checkpoint_every: Annotated[Optional[int], typer.Option("--checkpoint-every", help="Steps between checkpoints.")] = None,
+    sample_every: Annotated[Optional[int], typer.Option("--sample-every", help="Steps between sample grids.")] = None,
+    keep: Annotated[Optional[int], typer.Option(help="Training checkpoints kept.")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Random seed.")] = None,
+    deterministic: Annotated[bool, typer.Option(help="Deterministic algorithms (slower; exact resume on GPU).")] = False,
+    workers: Annotated[Optional[int], typer.Option(help="DataLoader worker processes.")] = None,
+    amp: Annotated[bool, typer.Option("--amp/--no-amp", help="Mixed precision on CUDA.")] = True,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
+    threads: Annotated[Optional[int], typer.Option(help="CPU threads.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Train a colorization model on coloured clips (the paper's adversarial training)."""
+    import time as _time
+
+    from .lineart import LineartParams
+    from .runtime import set_threads
+    from .train import read_run_config, train as run_training, train_preset
+
+    set_threads(threads)
+    if resume is not None:
+        config = read_run_config(resume)
+        changes = {k: v for k, v in {"max_steps": max_steps, "epochs": epochs}.items() if v is not None}
+        from dataclasses import replace
+
+        config = replace(config, **changes)
+        if data is not None and Path(config.data_dir).resolve() != data.resolve():
+            raise UsageError(f"the run in {resume} trains on {config.data_dir}, not {data}", hint="leave DATA out when resuming")
+        target = resume
+    else:
+        if data is None:
+            raise UsageError("missing DATA", hint="tcvc train FOLDER_OF_CLIPS, or --resume RUN_DIR")
+        modes = {"lineart": "lineart", "canny": "lineart", "greyscale": "greyscale", "grayscale": "greyscale"}
+        if input_mode not in modes:
+            raise UsageError(f"unknown --input-mode {input_mode!r}", hint="use lineart or greyscale")
+        config = train_preset(
+            preset, arch=arch, image_size=image_size, ngf=ngf, n_blocks=n_blocks, dilation=dilation,
+            use_previous=False if no_previous else None,
+            input=LineartParams(mode=modes[input_mode], sigma=sigma, low=low, high=high),
+            epochs=epochs, max_steps=max_steps, batch_size=batch_size, lr_g=lr_g, lr_d=lr_d, lambda_adv=lambda_adv,
+            lambda_content=lambda_content, lambda_style=lambda_style, lambda_l1=lambda_l1,
+            blank_probability=blank_probability, val_fraction=val_fraction, checkpoint_every=checkpoint_every,
+            sample_every=sample_every, keep=keep, seed=seed, deterministic=deterministic or None, workers=workers,
+            amp=amp, vgg_weights=vgg_weights, data_dir=str(data.resolve()),
+            lineart_dir=str(lineart_dir.resolve()) if lineart_dir else None,
+        )
+        target = run_dir or Path("runs") / _time.strftime("tcvc-%Y%m%d-%H%M%S")
+        if (target / "config.json").exists():
+            raise UsageError(f"{target} already holds a run", hint=f"continue it with --resume {target}, or pick another --run-dir")
+
+    summary: dict = {}
+    with progress_bar("train") as update:
+        for event in run_training(config, target, device=device, resume=resume is not None):
+            kind = event["type"]
+            if kind == "start":
+                total = event["total_steps"]
+                log.info("training on %d frames (%d held out) on %s", event["train_frames"], event["val_frames"], event["device"])
+                if event["skipped_frames"]:
+                    log.warning("%d unreadable frame(s) were skipped", event["skipped_frames"])
+                update(event["step"], total)
+            elif kind == "step":
+                update(event["step"], total)
+            elif kind == "checkpoint":
+                log.info("step %d: val L1 %s, checkpoint %s", event["step"], event["val_l1"], event["path"])
+            elif kind == "done":
+                summary = event
+    summary.pop("type", None)
+    emit(summary, as_json, "\n".join(f"{k}: {v}" for k, v in summary.items()))
+
+
 # --------------------------------------------------------------------------- models
 
 models_app = typer.Typer(help="Cached models: list, pull, path, verify.", no_args_is_help=True)

@@ -131,26 +131,26 @@ def compose(prediction: np.ndarray, line_full: np.ndarray, *, upscale: Upscale, 
     bicubic: smooth colour, multiplied by the full-resolution line art (ink over paint).
     flat: each region enclosed by lines takes one colour, the prediction's mean inside it.
     For greyscale models the full-resolution luma replaces the prediction's.
+    Works in uint8 with OpenCV's SIMD kernels: this runs at source resolution for every frame.
     """
     height, width = line_full.shape
-    colour = cv2.resize(prediction, (width, height), interpolation=cv2.INTER_CUBIC) if prediction.shape[:2] != (height, width) else prediction
-    colour = np.clip(colour, 0.0, 1.0)
+    small = (np.clip(prediction, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
+    colour = cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC) if small.shape[:2] != (height, width) else small
     if not is_lineart:
-        ycrcb = cv2.cvtColor(colour.astype(np.float32), cv2.COLOR_RGB2YCrCb)
-        ycrcb[:, :, 0] = line_full.astype(np.float32) / 255.0
-        return (np.clip(cv2.cvtColor(ycrcb, cv2.COLOR_YCrCb2RGB), 0, 1) * 255 + 0.5).astype(np.uint8)
-    ink = line_full.astype(np.float32) / 255.0
+        ycrcb = cv2.cvtColor(colour, cv2.COLOR_RGB2YCrCb)
+        ycrcb[:, :, 0] = line_full
+        return cv2.cvtColor(ycrcb, cv2.COLOR_YCrCb2RGB)
     if upscale == "flat":
         count, labels = cv2.connectedComponents((line_full >= 128).astype(np.uint8), connectivity=4)
         flat_labels = labels.ravel()
-        sizes = np.bincount(flat_labels, minlength=count).astype(np.float32)
+        sizes = np.bincount(flat_labels, minlength=count).astype(np.float64)
         means = np.stack([np.bincount(flat_labels, weights=colour[:, :, c].ravel(), minlength=count) for c in range(3)], 1)
-        means /= np.maximum(sizes, 1)[:, None]
+        means = (means / np.maximum(sizes, 1)[:, None] + 0.5).astype(np.uint8)
         filled = means[labels]
         on_line = labels == 0  # label 0 is the lines themselves
         filled[on_line] = colour[on_line]
         colour = filled
-    return (colour * ink[:, :, None] * 255 + 0.5).astype(np.uint8)
+    return cv2.multiply(colour, cv2.cvtColor(line_full, cv2.COLOR_GRAY2RGB), scale=1 / 255)
 
 
 # --------------------------------------------------------------------------- resumable output
@@ -390,7 +390,7 @@ class Colorizer:
     def _line_of(self, frame: np.ndarray) -> np.ndarray:
         if self.options.from_color:
             return lineart_of(frame, self.config.input)
-        return to_grey(frame)
+        return to_grey(frame)  # already grey when decoded as such; folders of RGB line art too
 
     # -- a whole video
     def colorize(self, source_path: Path, output: Path, *, seed_frame: Path | None = None, keyframes: Path | None = None,
@@ -399,7 +399,8 @@ class Colorizer:
         source_path, output = Path(source_path), Path(output)
         media.check_output(output, [source_path], overwrite=True)  # same-as-input check; existence handled below
         started = time.perf_counter()
-        with media.open_source(source_path) as source:
+        # Line art needs one channel: ffmpeg converts, and a third of the bytes cross the pipe.
+        with media.open_source(source_path, grey=not self.options.from_color) as source:
             info = source.info
             work_size = self.options.work_size if self.options.work_size is not None else self.config.image_size
             work_w, work_h = work_dimensions(info.width, info.height, work_size or None)
@@ -445,7 +446,7 @@ class Colorizer:
                     continue  # already in completed segments
                 if not checked_colour[0] and not self.options.from_color:
                     checked_colour[0] = True
-                    if _looks_coloured(frame):
+                    if frame.ndim == 3 and _looks_coloured(frame):
                         log.warning("%s looks like colour footage; pass --from-color to derive line art from it", info.path)
                 line_full = self._line_of(frame)
                 line_work = media.resize(line_full, work, cv2.INTER_AREA)

@@ -345,8 +345,10 @@ def _decode_matrix(info: VideoInfo) -> str:
 class VideoReader(FrameSource):
     """Streams decoded RGB frames from ffmpeg; memory holds one frame at a time."""
 
-    def __init__(self, path: Path, selection: FrameSelection = FrameSelection(), size: tuple[int, int] | None = None):
+    def __init__(self, path: Path, selection: FrameSelection = FrameSelection(), size: tuple[int, int] | None = None,
+                 grey: bool = False):
         self.video = probe(path)
+        self.grey = grey
         self.selection = selection
         total = self.video.frame_count
         if selection.start >= total:
@@ -378,17 +380,19 @@ class VideoReader(FrameSource):
         scale = f"scale=in_color_matrix={_decode_matrix(self.video)}:in_range=auto"
         if self._size:
             scale = f"scale={self._size[0]}:{self._size[1]}:flags=area:in_color_matrix={_decode_matrix(self.video)}:in_range=auto"
-        filters += [scale, "format=rgb24"]
+        pixel_format = "gray" if self.grey else "rgb24"
+        filters += [scale, f"format={pixel_format}"]
         cmd = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-i", str(self.info.path),
                "-map", "0:v:0", "-vf", ",".join(filters), "-fps_mode", "passthrough",
-               "-frames:v", str(len(self.indices)), "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
+               "-frames:v", str(len(self.indices)), "-f", "rawvideo", "-pix_fmt", pixel_format, "pipe:1"]
         return cmd
 
     def __iter__(self) -> Iterator[np.ndarray]:
         if self._proc is not None:
             raise RuntimeError("a VideoReader can be iterated once")
         width, height = self.info.width, self.info.height
-        frame_bytes = width * height * 3
+        channels = 1 if self.grey else 3
+        frame_bytes = width * height * channels
         self._proc = subprocess.Popen(self._command(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                       stderr=subprocess.PIPE, bufsize=frame_bytes)
         self._drain = _StderrDrain(self._proc.stderr)
@@ -400,7 +404,8 @@ class VideoReader(FrameSource):
             if len(buf) < frame_bytes:
                 break
             produced += 1
-            yield np.frombuffer(buf, np.uint8).reshape(height, width, 3)
+            frame = np.frombuffer(buf, np.uint8)
+            yield frame.reshape(height, width) if self.grey else frame.reshape(height, width, 3)
         self._proc.stdout.close()
         code = self._proc.wait()
         tail = self._drain.tail()
@@ -458,8 +463,10 @@ def write_image(path: Path, image: np.ndarray) -> None:
 class FolderReader(FrameSource):
     """Frames from a folder of images, numbered in their names."""
 
-    def __init__(self, path: Path, selection: FrameSelection = FrameSelection(), size: tuple[int, int] | None = None):
+    def __init__(self, path: Path, selection: FrameSelection = FrameSelection(), size: tuple[int, int] | None = None,
+                 grey: bool = False):
         path = Path(path)
+        self.grey = grey
         self.files_all = list_frames(path)
         if not self.files_all:
             raise InputError(f"{path}: the folder holds no frames (no {', '.join(sorted(IMAGE_EXTENSIONS))} files)")
@@ -483,9 +490,7 @@ class FolderReader(FrameSource):
     def __iter__(self) -> Iterator[np.ndarray]:
         first_shape = None
         for file in self.files:
-            image = read_image(file)
-            if image.ndim == 2:
-                image = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+            image = read_image(file, cv2.IMREAD_GRAYSCALE if self.grey else cv2.IMREAD_COLOR)
             if self._size:
                 image = resize(image, self._size)
             elif first_shape is None:
@@ -512,13 +517,13 @@ def is_video_path(path: Path) -> bool:
 
 
 def open_source(path: str | os.PathLike, selection: FrameSelection = FrameSelection(),
-                size: tuple[int, int] | None = None) -> FrameSource:
-    """Open a video file or a frame folder for reading."""
+                size: tuple[int, int] | None = None, grey: bool = False) -> FrameSource:
+    """Open a video file or a frame folder; frames are RGB (H, W, 3), or (H, W) with grey=True."""
     path = Path(path)
     check_readable_file(path)
     if path.is_dir():
-        return FolderReader(path, selection, size)
-    return VideoReader(path, selection, size)
+        return FolderReader(path, selection, size, grey)
+    return VideoReader(path, selection, size, grey)
 
 
 def resize(image: np.ndarray, size: tuple[int, int], interpolation: int | None = None) -> np.ndarray:

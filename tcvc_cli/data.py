@@ -1,0 +1,216 @@
+"""Training data: clips of colour frames -> (line art t, previous colour t-1, colour t) samples.
+
+DATA is a folder of clips: each subfolder a sequence of numbered frames (what `tcvc extract`
+writes) or a video file. Frames are prepared once per run and cached as memory-mapped
+arrays: colour scaled so its short side is the training size (aspect kept), and the model's
+input derived at full resolution (Canny line art, greyscale, or the artists' real line art
+from --lineart-dir) then scaled the same way - exactly what colorize does at inference.
+Samples are square random crops of that (centre crops for validation), so no frame is
+squashed and the whole width is used over an epoch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from . import media
+from .errors import InputError, TcvcError, TrainingError
+from .lineart import LineartParams, extract as lineart_of
+from .shots import CutDetector
+
+log = logging.getLogger("tcvc")
+
+
+@dataclass
+class Clip:
+    """A prepared clip: arrays on disk, and which frames start a shot."""
+
+    name: str
+    colour: np.ndarray  # (N, H, W, 3) uint8, memory-mapped
+    line: np.ndarray  # (N, H, W) uint8
+    shot_start: np.ndarray  # (N,) bool: no usable previous frame (clip start, cut, skipped frame before)
+    skipped: int = 0
+
+    def __len__(self) -> int:
+        return len(self.colour)
+
+
+def find_clips(data_dir: Path) -> list[Path]:
+    """Subfolders holding frames and video files, sorted by name."""
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise TrainingError(f"{data_dir}: the training data folder does not exist")
+    clips = []
+    if media.list_frames(data_dir):
+        clips.append(data_dir)  # a single clip given directly
+    for entry in sorted(data_dir.iterdir()):
+        if entry.name.startswith("."):
+            continue
+        if entry.is_dir() and media.list_frames(entry):
+            clips.append(entry)
+        elif entry.is_file() and media.is_video_path(entry):
+            clips.append(entry)
+    if not clips:
+        raise TrainingError(f"{data_dir}: no clips found (subfolders of numbered frames, or video files)",
+                            hint="run `tcvc extract VIDEOS -o DATA` first, or put coloured episodes in DATA")
+    return clips
+
+
+def _scaled_size(width: int, height: int, short_side: int) -> tuple[int, int]:
+    scale = short_side / min(width, height)
+    return max(short_side, round(width * scale)), max(short_side, round(height * scale))
+
+
+def _frames_of(path: Path):
+    """(index, frame or None if unreadable, name) for a frame folder or a video."""
+    if path.is_dir():
+        for index, file in enumerate(media.list_frames(path)):
+            try:
+                yield index, media.read_image(file), file.name
+            except InputError:
+                yield index, None, file.name
+    else:
+        with media.open_source(path) as source:
+            for index, frame in enumerate(source):
+                yield index, frame, f"frame {index}"
+
+
+def prepare_clip(path: Path, cache_dir: Path, size: int, params: LineartParams, lineart_path: Path | None = None) -> Clip:
+    """Decode, derive line art, scale and cache one clip (reused when nothing changed)."""
+    stat = path.stat()
+    key_source = json.dumps({"path": str(path.resolve()), "mtime": stat.st_mtime, "size": size, "params": params.to_json(),
+                             "lineart": str(lineart_path.resolve()) if lineart_path else None, "v": 2}, sort_keys=True)
+    key = hashlib.sha256(key_source.encode()).hexdigest()[:16]
+    target = cache_dir / f"{path.stem}-{key}"
+    if (target / "done.json").is_file():
+        meta = json.loads((target / "done.json").read_text())
+        return Clip(meta["name"], np.load(target / "colour.npy", mmap_mode="r"), np.load(target / "line.npy", mmap_mode="r"),
+                    np.load(target / "shot_start.npy"), meta["skipped"])
+
+    line_frames = media.list_frames(lineart_path) if lineart_path else None
+    colours, lines, starts, skipped = [], [], [], 0
+    detector = CutDetector()
+    previous_edges = None
+    after_gap = True
+    for index, frame, name in _frames_of(path):
+        if frame is None:
+            log.warning("%s: %s is unreadable; skipped (the next frame starts without a previous frame)", path, name)
+            skipped += 1
+            after_gap = True
+            continue
+        if line_frames is not None:
+            if index >= len(line_frames):
+                raise TrainingError(f"{lineart_path}: has {len(line_frames)} frames, fewer than {path}")
+            line_full = media.read_image(line_frames[index], mode=cv2.IMREAD_GRAYSCALE)
+            if line_full.shape[:2] != frame.shape[:2]:
+                line_full = media.resize(line_full, (frame.shape[1], frame.shape[0]))
+        else:
+            line_full = lineart_of(frame, params)
+        width, height = _scaled_size(frame.shape[1], frame.shape[0], size)
+        if colours and (width, height) != colours[0].shape[1::-1]:
+            width, height = colours[0].shape[1::-1]  # mixed sizes inside a clip: follow the first frame
+        colour = media.resize(frame, (width, height), cv2.INTER_AREA)
+        line = media.resize(line_full, (width, height), cv2.INTER_AREA)
+        edges = detector.edges(line, params.mode == "lineart")
+        starts.append(after_gap or detector.is_cut(previous_edges, edges))
+        previous_edges, after_gap = edges, False
+        colours.append(colour)
+        lines.append(line)
+    if not colours:
+        raise TrainingError(f"{path}: no readable frames")
+    target.mkdir(parents=True, exist_ok=True)
+    np.save(target / "colour.npy", np.stack(colours))
+    np.save(target / "line.npy", np.stack(lines))
+    np.save(target / "shot_start.npy", np.array(starts, bool))
+    (target / "done.json").write_text(json.dumps({"name": path.name, "skipped": skipped, "frames": len(colours)}))
+    return Clip(path.name, np.load(target / "colour.npy", mmap_mode="r"), np.load(target / "line.npy", mmap_mode="r"),
+                np.array(starts, bool), skipped)
+
+
+def load_clips(data_dir: Path, cache_dir: Path, size: int, params: LineartParams, lineart_dir: Path | None = None) -> list[Clip]:
+    clips = []
+    for path in find_clips(data_dir):
+        paired = None
+        if lineart_dir is not None:
+            paired = Path(lineart_dir) / (path.name if path.is_dir() else path.stem)
+            if not paired.is_dir():
+                raise TrainingError(f"{paired}: no line art for clip {path.name}", hint="--lineart-dir must mirror DATA's layout")
+        try:
+            clip = prepare_clip(path, cache_dir, size, params, paired)
+        except TcvcError as exc:
+            raise TrainingError(f"{path}: {exc.message}", hint=exc.hint) from None
+        if len(clip) == 1:
+            log.warning("%s: a clip of one frame only teaches colouring without a previous frame", path)
+        clips.append(clip)
+    return clips
+
+
+def split_clips(clips: list[Clip], val_fraction: float) -> tuple[list[Clip], list[Clip]]:
+    """Hold out whole clips (the last ones) for validation; one clip is split into head and tail."""
+    if val_fraction <= 0:
+        return clips, []
+    if len(clips) >= 2:
+        count = min(len(clips) - 1, max(1, round(len(clips) * val_fraction)))
+        return clips[:-count], clips[-count:]
+    clip = clips[0]
+    cut = max(1, int(len(clip) * (1 - val_fraction)))
+    if cut >= len(clip):
+        return clips, []
+    head = Clip(clip.name, clip.colour[:cut], clip.line[:cut], clip.shot_start[:cut], clip.skipped)
+    tail_starts = clip.shot_start[cut:].copy()
+    tail_starts[0] = True
+    log.warning("only one clip: validating on its last %d frames (held out as a block, not at random)", len(clip) - cut)
+    return [head], [Clip(clip.name + " (tail)", clip.colour[cut:], clip.line[cut:], tail_starts)]
+
+
+class SequenceDataset(Dataset):
+    """(line art, previous colour, colour) samples; the previous frame is blank with probability p.
+
+    Randomness (crop position, blank previous) comes from a generator seeded by the sample
+    index and the epoch, so a resumed run sees exactly the samples an uninterrupted one would.
+    """
+
+    def __init__(self, clips: list[Clip], crop: int, blank_probability: float = 0.5, train: bool = True, seed: int = 0):
+        self.clips = clips
+        self.crop = crop
+        self.blank_probability = blank_probability
+        self.train = train
+        self.seed = seed
+        self.epoch = 0
+        self.index = [(c, f) for c, clip in enumerate(clips) for f in range(len(clip))]
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, item: int) -> dict[str, torch.Tensor]:
+        clip_index, frame = self.index[item]
+        clip = self.clips[clip_index]
+        rng = np.random.default_rng([self.seed, self.epoch, item])
+        height, width = clip.colour.shape[1:3]
+        if self.train:
+            top, left = int(rng.integers(0, height - self.crop + 1)), int(rng.integers(0, width - self.crop + 1))
+        else:
+            top, left = (height - self.crop) // 2, (width - self.crop) // 2
+        window = (slice(top, top + self.crop), slice(left, left + self.crop))
+        has_previous = not clip.shot_start[frame]
+        blank = not has_previous or (self.train and rng.random() < self.blank_probability)
+        target = torch.from_numpy(np.array(clip.colour[frame][window])).permute(2, 0, 1).float() / 255
+        line = torch.from_numpy(np.array(clip.line[frame][window]))[None].float() / 255
+        if blank:
+            previous = torch.zeros_like(target)
+        else:
+            previous = torch.from_numpy(np.array(clip.colour[frame - 1][window])).permute(2, 0, 1).float() / 255
+        return {"line": line, "previous": previous, "target": target, "blank": torch.tensor(blank),
+                "clip": torch.tensor(clip_index), "frame": torch.tensor(frame)}

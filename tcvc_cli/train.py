@@ -1,0 +1,538 @@
+"""The trainer: the paper's conditional GAN with temporal conditioning, resumable, DDP-ready.
+
+`train()` is a generator of events (dicts); it never prints. The CLI draws them. A run
+folder holds config.json, full training checkpoints (checkpoints/step-*.pt), the exported
+generators colorize loads (generator-latest/best.safetensors), metrics.jsonl, sample grids
+and a loss curve. Launched under torchrun it trains with DistributedDataParallel; only rank 0
+writes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import math
+import os
+import random
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader
+
+from . import media
+from .checkpoint import save_generator
+from .config import ModelConfig, model_preset
+from .data import SequenceDataset, load_clips, split_clips
+from .errors import TrainingError, UsageError
+from .lineart import LineartParams
+from .losses import adversarial_loss, content_loss, load_vgg, style_loss
+from .networks import PatchDiscriminator, define_generator
+
+log = logging.getLogger("tcvc")
+
+CHECKPOINT_DIR = "checkpoints"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a run; written to config.json and into every checkpoint."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    epochs: int = 35
+    batch_size: int = 16  # global batch: split across processes under torchrun
+    lr_g: float = 1e-4
+    lr_d: float = 1e-5  # slower than G so the generator can learn first (paper)
+    beta1: float = 0.5
+    beta2: float = 0.999
+    lambda_adv: float = 1.0
+    lambda_content: float = 1.0
+    lambda_style: float = 1000.0
+    lambda_l1: float = 10.0
+    content_for_greyscale: bool = False  # the paper drops the content loss for greyscale input
+    blank_probability: float = 0.5
+    ndf: int = 64
+    vgg_weights: str = "imagenet"
+    val_fraction: float = 0.1
+    checkpoint_every: int = 500
+    sample_every: int = 250
+    keep: int = 3
+    max_steps: int | None = None
+    seed: int = 0
+    deterministic: bool = False
+    workers: int = 2
+    amp: bool = True  # mixed precision on CUDA
+    data_dir: str = ""
+    lineart_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.model, dict):
+            object.__setattr__(self, "model", ModelConfig.from_json(self.model))
+        checks = {"epochs": self.epochs >= 1, "batch_size": self.batch_size >= 1, "lr_g": self.lr_g > 0, "lr_d": self.lr_d > 0,
+                  "blank_probability": 0 <= self.blank_probability <= 1, "keep": self.keep >= 1,
+                  "val_fraction": 0 <= self.val_fraction < 1, "checkpoint_every": self.checkpoint_every >= 1,
+                  "max_steps": self.max_steps is None or self.max_steps >= 1}
+        bad = [name for name, ok in checks.items() if not ok]
+        if bad:
+            raise UsageError(f"training setting {bad[0]}={getattr(self, bad[0])} is out of range")
+
+    @property
+    def uses_vgg(self) -> bool:
+        return self.lambda_style > 0 or self.content_weight > 0
+
+    @property
+    def content_weight(self) -> float:
+        if self.model.input.mode == "greyscale" and not self.content_for_greyscale:
+            return 0.0
+        return self.lambda_content
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+TRAIN_PRESETS: dict[str, dict[str, Any]] = {
+    "paper": dict(model=model_preset("paper")),
+    "small": dict(model=model_preset("small"), batch_size=8, ndf=32, checkpoint_every=200, sample_every=100),
+    "tiny": dict(model=model_preset("tiny"), batch_size=4, ndf=8, checkpoint_every=50, sample_every=50, workers=0),
+    "pix2pix": dict(model=model_preset("pix2pix"), lambda_content=0.0, lambda_style=0.0, lr_d=1e-4),
+}
+
+
+def train_preset(name: str, **overrides: Any) -> TrainConfig:
+    if name not in TRAIN_PRESETS:
+        raise UsageError(f"unknown preset {name!r}", hint=f"one of {', '.join(TRAIN_PRESETS)}")
+    base = TrainConfig(**TRAIN_PRESETS[name])
+    model_changes = {k: overrides.pop(k) for k in list(overrides) if k in {f.name for f in fields(ModelConfig)}}
+    model = base.model.with_overrides(**model_changes)
+    if model.arch == "unet":
+        # the U-Net halves the crop at each level: at most log2(size) levels fit
+        model = replace(model, unet_downs=min(model.unet_downs, int(math.log2(model.image_size))))
+    return replace(base, model=model, **{k: v for k, v in overrides.items() if v is not None})
+
+
+# --------------------------------------------------------------------------- distributed
+
+
+@dataclass(frozen=True)
+class Dist:
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world > 1
+
+
+def init_distributed(device_name: str) -> tuple[Dist, torch.device]:
+    """Join the torchrun process group if launched by torchrun (gloo on CPU, nccl on CUDA)."""
+    from .runtime import select_device
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return Dist(), select_device(device_name)
+    rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
+    use_cuda = device_name in ("auto", "cuda") and torch.cuda.is_available()
+    if use_cuda:
+        torch.cuda.set_device(local_rank)
+    if not torch.distributed.is_initialized():
+        torch.distributed.init_process_group(backend="nccl" if use_cuda else "gloo")
+    return Dist(rank, world, local_rank), torch.device(f"cuda:{local_rank}") if use_cuda else torch.device("cpu")
+
+
+# --------------------------------------------------------------------------- the run folder
+
+
+def weights_init(module: nn.Module) -> None:
+    """pix2pix's initialisation: N(0, 0.02) convolutions, N(1, 0.02) batch-norm scales."""
+    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
+        weight = getattr(module, "parametrizations", None)
+        target = module.parametrizations.weight.original if weight is not None else module.weight
+        nn.init.normal_(target, 0.0, 0.02)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.BatchNorm2d):
+        nn.init.normal_(module.weight, 1.0, 0.02)
+        nn.init.zeros_(module.bias)
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    files = sorted((run_dir / CHECKPOINT_DIR).glob("step-*.pt"))
+    return files[-1] if files else None
+
+
+def read_run_config(run_dir: Path) -> TrainConfig:
+    path = Path(run_dir) / "config.json"
+    if not path.is_file():
+        raise TrainingError(f"{run_dir}: not a tcvc run folder (no config.json)", hint="pass the folder a previous `tcvc train` wrote")
+    try:
+        return TrainConfig.from_json(json.loads(path.read_text("utf-8")))
+    except (ValueError, TypeError) as exc:
+        raise TrainingError(f"{path}: unreadable run config ({exc})") from None
+
+
+def _atomic_torch_save(obj: Any, path: Path) -> None:
+    temp = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    torch.save(obj, temp)
+    os.replace(temp, path)
+
+
+def _digest(model: nn.Module) -> str:
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+class _StopFlag:
+    """First Ctrl-C asks the loop to stop after the current step; a second one interrupts at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous = None
+
+    def __enter__(self) -> "_StopFlag":
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+class Interrupted(TrainingError):
+    exit_code = 130
+
+
+# --------------------------------------------------------------------------- training
+
+
+class Trainer:
+    def __init__(self, config: TrainConfig, run_dir: Path, *, device: str = "auto", resume: bool = False):
+        self.config = config
+        self.run_dir = Path(run_dir)
+        self.dist, self.device = init_distributed(device)
+        self.resume = resume
+        if config.batch_size % self.dist.world:
+            raise UsageError(f"--batch-size {config.batch_size} does not split over {self.dist.world} processes")
+        self.batch_per_rank = config.batch_size // self.dist.world
+        self.cuda = self.device.type == "cuda"
+        self.amp = config.amp and self.cuda
+
+    # -- set-up
+    def _seed(self) -> None:
+        seed = self.config.seed
+        random.seed(seed)
+        np.random.seed(seed % 2**32)
+        torch.manual_seed(seed)
+        if self.config.deterministic:
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+            torch.use_deterministic_algorithms(True, warn_only=True)
+            torch.backends.cudnn.benchmark = False
+        elif self.cuda:
+            torch.backends.cudnn.benchmark = True
+
+    def _build(self) -> None:
+        config = self.config
+        self.generator = define_generator(config.model).to(self.device)
+        self.discriminator = PatchDiscriminator(config.model.use_previous, ndf=config.ndf).to(self.device)
+        self.generator.apply(weights_init)
+        self.discriminator.apply(weights_init)
+        if self.cuda:
+            self.generator = self.generator.to(memory_format=torch.channels_last)
+            self.discriminator = self.discriminator.to(memory_format=torch.channels_last)
+        self.vgg = load_vgg(config.vgg_weights).to(self.device) if config.uses_vgg else None
+        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=config.lr_g, betas=(config.beta1, config.beta2))
+        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=config.lr_d, betas=(config.beta1, config.beta2))
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
+        self.g_train, self.d_train = self.generator, self.discriminator
+        if self.dist.enabled:
+            ids = [self.device.index] if self.cuda else None
+            self.g_train = nn.parallel.DistributedDataParallel(self.generator, device_ids=ids)
+            self.d_train = nn.parallel.DistributedDataParallel(self.discriminator, device_ids=ids)
+
+    def _data(self) -> None:
+        config = self.config
+        cache = self.run_dir / "cache"
+        size = config.model.image_size
+        if self.dist.is_main:
+            clips = load_clips(Path(config.data_dir), cache, size, config.model.input,
+                               Path(config.lineart_dir) if config.lineart_dir else None)
+        if self.dist.enabled:
+            torch.distributed.barrier()  # rank 0 prepared the cache; the others read it
+        if not self.dist.is_main:
+            clips = load_clips(Path(config.data_dir), cache, size, config.model.input,
+                               Path(config.lineart_dir) if config.lineart_dir else None)
+        train_clips, val_clips = split_clips(clips, config.val_fraction)
+        self.skipped_frames = sum(c.skipped for c in clips)
+        crop = size
+        for clip in clips:
+            if min(clip.colour.shape[1:3]) < crop:
+                raise TrainingError(f"{clip.name}: frames smaller than the training size {crop}")
+        self.train_set = SequenceDataset(train_clips, crop, config.blank_probability, train=True, seed=config.seed)
+        self.val_set = SequenceDataset(val_clips, crop, train=False, seed=config.seed) if val_clips else None
+        self.steps_per_epoch = len(self.train_set) // self.dist.world // self.batch_per_rank
+        if self.steps_per_epoch == 0:
+            raise TrainingError(f"{len(self.train_set)} training frames cannot fill one batch of {config.batch_size}",
+                                hint="add frames or lower --batch-size")
+        self.total_steps = config.epochs * self.steps_per_epoch
+        if config.max_steps is not None:
+            self.total_steps = min(self.total_steps, config.max_steps)
+
+    def _batches(self, epoch: int, skip: int) -> Iterator[dict[str, torch.Tensor]]:
+        """The epoch's batches for this rank, in a fixed order, starting after `skip` of them."""
+        generator = torch.Generator().manual_seed(self.config.seed * 1000003 + epoch)
+        order = torch.randperm(len(self.train_set), generator=generator).tolist()
+        per_rank = order[self.dist.rank::self.dist.world][: self.steps_per_epoch * self.batch_per_rank]
+        batches = [per_rank[i:i + self.batch_per_rank] for i in range(0, len(per_rank), self.batch_per_rank)][skip:]
+        self.train_set.set_epoch(epoch)
+        loader = DataLoader(self.train_set, batch_sampler=batches, num_workers=self.config.workers,
+                            pin_memory=self.cuda, persistent_workers=False)
+        for batch in loader:
+            yield {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
+
+    # -- one optimisation step
+    def _step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        config = self.config
+        line, previous, target = batch["line"], batch["previous"], batch["target"]
+        if self.cuda:
+            line, previous, target = (t.contiguous(memory_format=torch.channels_last) for t in (line, previous, target))
+        autocast = torch.autocast("cuda", dtype=torch.float16) if self.amp else contextlib.nullcontext()
+        with autocast:
+            fake = self.g_train(line, previous)
+            # discriminator
+            real_logits = self.d_train(line, previous, target)
+            fake_logits = self.d_train(line, previous, fake.detach())
+            loss_d = 0.5 * (adversarial_loss(real_logits, True) + adversarial_loss(fake_logits, False))
+        self.opt_d.zero_grad(set_to_none=True)
+        self.scaler.scale(loss_d).backward()
+        self.scaler.step(self.opt_d)
+        with autocast:
+            adv = adversarial_loss(self.d_train(line, previous, fake), True)
+            l1 = F.l1_loss(fake, target)
+            content = style = torch.zeros((), device=self.device)
+            if self.vgg is not None:
+                fake_features, real_features = self.vgg(fake), self.vgg(target)
+                if config.content_weight > 0:
+                    content = content_loss(fake_features, real_features)
+                if config.lambda_style > 0:
+                    style = style_loss(fake_features, real_features)
+            loss_g = config.lambda_adv * adv + config.lambda_l1 * l1 + config.content_weight * content + config.lambda_style * style
+        self.opt_g.zero_grad(set_to_none=True)
+        self.scaler.scale(loss_g).backward()
+        self.scaler.step(self.opt_g)
+        self.scaler.update()
+        self._last = {"line": line, "previous": previous, "fake": fake.detach(), "target": target}
+        return {"loss_g": loss_g.item(), "loss_d": loss_d.item(), "adv": adv.item(), "l1": l1.item(),
+                "content": content.item(), "style": style.item()}
+
+    @torch.no_grad()
+    def validate(self) -> float | None:
+        """Mean L1 of the generator on the held-out clips (centre crops, true previous frames)."""
+        if self.val_set is None or len(self.val_set) == 0:
+            return None
+        self.generator.eval()
+        total, count = 0.0, 0
+        loader = DataLoader(self.val_set, batch_size=self.batch_per_rank, shuffle=False, num_workers=0)
+        for batch in loader:
+            line, previous, target = (batch[k].to(self.device) for k in ("line", "previous", "target"))
+            fake = self.generator(line, previous).float()
+            total += F.l1_loss(fake, target, reduction="sum").item() / fake[0].numel()
+            count += fake.shape[0]
+        self.generator.train()
+        return total / count
+
+    # -- state
+    def _state(self, step: int, best: float | None) -> dict[str, Any]:
+        return {"generator": self.generator.state_dict(), "discriminator": self.discriminator.state_dict(),
+                "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(), "scaler": self.scaler.state_dict(),
+                "step": step, "best": best, "config": json.dumps(self.config.to_json()),
+                "rng_torch": torch.get_rng_state(), "rng_numpy": json.dumps(np.random.get_state()[1].tolist()),
+                "rng_python": json.dumps(random.getstate()[1])}
+
+    def _save(self, step: int, best: float | None, val: float | None) -> Path:
+        folder = self.run_dir / CHECKPOINT_DIR
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"step-{step:08d}.pt"
+        _atomic_torch_save(self._state(step, best), path)
+        extra = {"step": step, "val_l1": val, "run": str(self.run_dir.resolve())}
+        save_generator(self.run_dir / "generator-latest.safetensors", self.generator, self.config.model, extra)
+        for old in sorted(folder.glob("step-*.pt"))[: -self.config.keep]:
+            old.unlink(missing_ok=True)
+        return path
+
+    def _restore(self) -> tuple[int, float | None]:
+        path = latest_checkpoint(self.run_dir)
+        if path is None:
+            raise TrainingError(f"{self.run_dir}: no checkpoint to resume from", hint="start a new run without --resume")
+        try:
+            state = torch.load(str(path), map_location=self.device, weights_only=True)
+        except Exception as exc:  # noqa: BLE001
+            raise TrainingError(f"{path}: unreadable checkpoint ({str(exc).splitlines()[0][:160]})") from None
+        saved = TrainConfig.from_json(json.loads(state["config"]))
+        if saved.model != self.config.model:
+            raise TrainingError(f"{path}: written for another architecture ({saved.model.arch}, ngf={saved.model.ngf}, "
+                                f"blocks={saved.model.n_blocks}) than this run's", hint="resume with the run's own config.json")
+        try:
+            self.generator.load_state_dict(state["generator"])
+            self.discriminator.load_state_dict(state["discriminator"])
+        except RuntimeError as exc:
+            raise TrainingError(f"{path}: weights do not fit the model ({str(exc).splitlines()[0][:160]})") from None
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.scaler.load_state_dict(state["scaler"])
+        torch.set_rng_state(state["rng_torch"].cpu())
+        return int(state["step"]), state.get("best")
+
+    def _write_sample(self, step: int) -> Path:
+        last = self._last
+        rows = []
+        for i in range(min(4, last["fake"].shape[0])):
+            parts = [last["line"][i].expand(3, -1, -1), last["previous"][i], last["fake"][i].float(), last["target"][i]]
+            rows.append(torch.cat([p.float().clamp(0, 1) for p in parts], 2))
+        grid = (torch.cat(rows, 1).permute(1, 2, 0).cpu().numpy() * 255 + 0.5).astype(np.uint8)
+        folder = self.run_dir / "samples"
+        folder.mkdir(exist_ok=True)
+        path = folder / f"step-{step:08d}.png"
+        media.write_image(path, grid)
+        return path
+
+    # -- the loop
+    def run(self) -> Iterator[dict[str, Any]]:
+        self._seed()
+        if self.dist.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            (self.run_dir / "config.json").write_text(json.dumps(self.config.to_json(), indent=2) + "\n", "utf-8")
+        self._data()
+        self._build()
+        step, best = self._restore() if self.resume else (0, None)
+        yield {"type": "start", "step": step, "total_steps": self.total_steps, "steps_per_epoch": self.steps_per_epoch,
+               "train_frames": len(self.train_set), "val_frames": len(self.val_set) if self.val_set else 0,
+               "skipped_frames": self.skipped_frames, "device": str(self.device), "world": self.dist.world}
+        metrics_file = open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8") if self.dist.is_main else None
+        if step == 0 and self.dist.is_main:
+            untrained = self.validate()
+            metrics_file.write(json.dumps({"step": 0, "val_l1": untrained}) + "\n")
+            yield {"type": "validation", "step": 0, "val_l1": untrained}
+        last_good = latest_checkpoint(self.run_dir)
+        started, samples_done = time.perf_counter(), 0
+        try:
+            with _StopFlag() as stop:
+                while step < self.total_steps:
+                    epoch, skip = divmod(step, self.steps_per_epoch)
+                    for batch in self._batches(epoch, skip):
+                        losses = self._step(batch)
+                        if not all(math.isfinite(v) for v in losses.values()):
+                            where = f"; the last good checkpoint is {last_good}" if last_good else "; no checkpoint was written yet"
+                            raise TrainingError(f"the loss became {losses['loss_g']:.3g}/{losses['loss_d']:.3g} (G/D) at step {step + 1}{where}",
+                                                hint="lower the learning rates (--lr-g/--lr-d), or resume from the last checkpoint")
+                        step += 1
+                        samples_done += batch["line"].shape[0] * self.dist.world
+                        rate = samples_done / (time.perf_counter() - started)
+                        event = {"type": "step", "step": step, "epoch": epoch + 1, "samples_per_s": rate, **losses}
+                        if self.dist.is_main:
+                            metrics_file.write(json.dumps(event) + "\n")
+                        yield event
+                        end_of_epoch = step % self.steps_per_epoch == 0
+                        stopping = stop.requested or step >= self.total_steps
+                        if self.dist.is_main and step % self.config.sample_every == 0:
+                            self._write_sample(step)
+                        if step % self.config.checkpoint_every == 0 or end_of_epoch or stopping:
+                            yield from self._checkpoint(step, best, metrics_file)
+                            best = self._best
+                            last_good = latest_checkpoint(self.run_dir)
+                        if stop.requested:
+                            raise Interrupted(f"stopped at step {step}; checkpoint saved in {self.run_dir}",
+                                              hint=f"continue with: tcvc train --resume {self.run_dir}")
+                        if step >= self.total_steps:
+                            break
+        finally:
+            if metrics_file:
+                metrics_file.close()
+        summary = {"type": "done", "step": step, "run_dir": str(self.run_dir), "best_val_l1": best,
+                   "generator": str(self.run_dir / "generator-latest.safetensors")}
+        if self.dist.enabled:
+            digests: list[str] = [""] * self.dist.world
+            torch.distributed.all_gather_object(digests, _digest(self.generator))
+            summary["ranks_identical"] = len(set(digests)) == 1
+        if self.dist.is_main:
+            (self.run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", "utf-8")
+            plot_losses(self.run_dir)
+        yield summary
+
+    def _checkpoint(self, step: int, best: float | None, metrics_file) -> Iterator[dict[str, Any]]:
+        self._best = best
+        if not self.dist.is_main:
+            return
+        val = self.validate()
+        if val is not None and (best is None or val < best):
+            best = self._best = val
+            save_generator(self.run_dir / "generator-best.safetensors", self.generator, self.config.model,
+                           {"step": step, "val_l1": val})
+        path = self._save(step, best, val)
+        metrics_file.write(json.dumps({"step": step, "val_l1": val}) + "\n")
+        metrics_file.flush()
+        if step % self.config.sample_every != 0:
+            self._write_sample(step)
+        plot_losses(self.run_dir)
+        yield {"type": "checkpoint", "step": step, "path": str(path), "val_l1": val, "best_val_l1": best}
+
+
+def plot_losses(run_dir: Path) -> Path | None:
+    """loss.png: generator and discriminator losses and validation L1 over steps."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text("utf-8").splitlines() if line.strip()]
+    steps = [r for r in rows if r.get("type") == "step"]
+    vals = [r for r in rows if r.get("val_l1") is not None and "type" not in r]
+    if not steps:
+        return None
+    figure, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+    for key in ("loss_g", "loss_d", "l1"):
+        axes[0].plot([r["step"] for r in steps], [r[key] for r in steps], label=key, linewidth=0.8)
+    axes[0].set_yscale("log")
+    axes[0].set_xlabel("step")
+    axes[0].legend()
+    if vals:
+        axes[1].plot([r["step"] for r in vals], [r["val_l1"] for r in vals], marker="o")
+    axes[1].set_xlabel("step")
+    axes[1].set_title("validation L1")
+    figure.tight_layout()
+    path = run_dir / "loss.png"
+    figure.savefig(path, dpi=80)
+    plt.close(figure)
+    return path
+
+
+def train(config: TrainConfig, run_dir: Path, *, device: str = "auto", resume: bool = False) -> Iterator[dict[str, Any]]:
+    """Train (or resume) a run; yields events: start, validation, step, checkpoint, done."""
+    yield from Trainer(config, run_dir, device=device, resume=resume).run()

@@ -1,0 +1,213 @@
+"""Training: samples, splits, the run folder, exact resume, bad data, distributed runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from tcvc_cli import media
+from tcvc_cli.checkpoint import load_generator
+from tcvc_cli.data import SequenceDataset, load_clips, split_clips
+from tcvc_cli.errors import EXIT_TRAINING, TrainingError
+from tcvc_cli.lineart import LineartParams
+from tcvc_cli.losses import VGGFeatures, gram, load_vgg, style_loss
+from tcvc_cli.sample import render_clip, write_clip
+from tcvc_cli.train import train, train_preset
+
+# No perceptual losses where a test is not about them: a random VGG-19 is most of a tiny step's cost.
+FAST = dict(vgg_weights="random", lambda_content=0.0, lambda_style=0.0, checkpoint_every=100, sample_every=100, workers=0, seed=3)
+
+
+def make_data(root: Path, clips: int = 3, frames: int = 8, size=(80, 64), cut_at=None) -> Path:
+    for index in range(clips):
+        colour, _ = render_clip(seed=index, frames=frames, size=size, cut_at=cut_at)
+        write_clip(root / f"clip{index}", colour)
+    return root
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory) -> Path:
+    return make_data(tmp_path_factory.mktemp("data"))
+
+
+def run(config, run_dir, resume=False):
+    return list(train(config, run_dir, device="cpu", resume=resume))
+
+
+def test_samples_blank_the_first_frame_and_after_cuts(tmp_path):
+    make_data(tmp_path / "d", clips=1, frames=12, cut_at=6)
+    clips = load_clips(tmp_path / "d", tmp_path / "cache", 64, LineartParams())
+    assert list(np.flatnonzero(clips[0].shot_start)) == [0, 6]
+    dataset = SequenceDataset(clips, 64, blank_probability=0.0, train=True)
+    blanks = [bool(dataset[i]["blank"]) for i in range(12)]
+    assert blanks == [i in (0, 6) for i in range(12)]
+    sample = dataset[3]
+    expected_previous = torch.from_numpy(np.array(clips[0].colour[2])).permute(2, 0, 1).float() / 255
+    left = (clips[0].colour.shape[2] - 64)
+    assert any(torch.equal(sample["previous"], expected_previous[:, :, x:x + 64]) for x in range(left + 1))
+
+
+def test_previous_frame_is_blank_about_half_the_time(tmp_path):
+    make_data(tmp_path / "d", clips=1, frames=40)
+    clips = load_clips(tmp_path / "d", tmp_path / "cache", 64, LineartParams())
+    dataset = SequenceDataset(clips, 64, blank_probability=0.5)
+    rate = np.mean([bool(dataset[i]["blank"]) for i in range(1, 40)])
+    assert 0.25 < rate < 0.75
+    assert not any(bool(SequenceDataset(clips, 64, blank_probability=0.0)[i]["blank"]) for i in range(1, 40))
+
+
+def test_frames_are_ordered_by_number(tmp_path):
+    colour, _ = render_clip(seed=0, frames=12, size=(64, 64))
+    folder = tmp_path / "d" / "clip"
+    folder.mkdir(parents=True)
+    for index, frame in enumerate(colour):
+        media.write_image(folder / f"frame_{index}.png", frame)  # frame_10 lists before frame_2
+    clips = load_clips(tmp_path / "d", tmp_path / "cache", 64, LineartParams())
+    np.testing.assert_array_equal(clips[0].colour[2], colour[2])
+    np.testing.assert_array_equal(clips[0].colour[10], colour[10])
+
+
+def test_validation_holds_out_whole_clips(tmp_path):
+    make_data(tmp_path / "d", clips=5, frames=4)
+    clips = load_clips(tmp_path / "d", tmp_path / "cache", 64, LineartParams())
+    train_clips, val_clips = split_clips(clips, 0.2)
+    assert [c.name for c in val_clips] == ["clip4"]
+    assert {c.name for c in train_clips}.isdisjoint({c.name for c in val_clips})
+
+
+def test_run_folder_and_colorize_loads_it(data_dir, tmp_path):
+    with_vgg = {**FAST, "lambda_content": 1.0, "lambda_style": 1000.0, "sample_every": 2}
+    config = train_preset("tiny", data_dir=str(data_dir), max_steps=3, **with_vgg)
+    events = run(config, tmp_path / "run")
+    done = events[-1]
+    assert done["type"] == "done" and done["step"] == 3
+    run_dir = tmp_path / "run"
+    for name in ("config.json", "metrics.jsonl", "loss.png", "generator-latest.safetensors", "generator-best.safetensors"):
+        assert (run_dir / name).is_file(), name
+    assert list((run_dir / "samples").glob("*.png"))
+    assert json.loads((run_dir / "config.json").read_text())["model"]["ngf"] == 8
+    assert [e for e in events if e["type"] == "step"][-1]["style"] > 0
+    steps = [json.loads(l) for l in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [s["step"] for s in steps if s.get("type") == "step"] == [1, 2, 3]
+    assert load_generator(run_dir).config == config.model
+
+
+def test_resume_reaches_the_same_weights(data_dir, tmp_path):
+    base = train_preset("tiny", data_dir=str(data_dir), deterministic=True, **FAST)
+    from dataclasses import replace
+
+    run(replace(base, max_steps=6), tmp_path / "straight")
+    run(replace(base, max_steps=3), tmp_path / "stopped")
+    run(replace(base, max_steps=6), tmp_path / "stopped", resume=True)
+    a = load_file(str(tmp_path / "straight" / "generator-latest.safetensors"))
+    b = load_file(str(tmp_path / "stopped" / "generator-latest.safetensors"))
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
+
+
+def test_nan_loss_stops_with_a_clear_message(data_dir, tmp_path, monkeypatch):
+    import tcvc_cli.train as train_module
+
+    config = train_preset("tiny", data_dir=str(data_dir), max_steps=5, **FAST)
+    calls = {"n": 0}
+    real = train_module.F.l1_loss
+
+    def poisoned(a, b, *args, **kwargs):
+        calls["n"] += 1
+        value = real(a, b, *args, **kwargs)
+        return value * float("nan") if calls["n"] >= 3 else value
+
+    monkeypatch.setattr(train_module.F, "l1_loss", poisoned)
+    with pytest.raises(TrainingError, match="loss became nan"):
+        run(config, tmp_path / "run")
+
+
+def test_bad_training_data(cli, tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = cli("train", tmp_path / "empty", "-o", tmp_path / "r1", "--preset", "tiny", "--vgg-weights", "random")
+    assert result.exit_code == EXIT_TRAINING and "no clips found" in result.stderr
+    not_run = tmp_path / "not a run"
+    not_run.mkdir()
+    result = cli("train", "--resume", not_run)
+    assert result.exit_code == EXIT_TRAINING and "not a tcvc run folder" in result.stderr
+
+
+def test_corrupt_frame_is_skipped_and_counted_and_one_frame_clips_work(tmp_path):
+    root = make_data(tmp_path / "d", clips=1, frames=6)
+    (root / "clip0" / "000003.png").write_bytes(b"not a png")
+    single = tmp_path / "d" / "single"
+    write_clip(single, render_clip(seed=9, frames=1, size=(100, 70))[0])  # another size too
+    clips = load_clips(root, tmp_path / "cache", 64, LineartParams())
+    assert clips[0].skipped == 1 and len(clips[0]) == 5
+    assert list(np.flatnonzero(clips[0].shot_start)) == [0, 3]  # the frame after the gap has no previous
+    assert len(clips[1]) == 1 and clips[1].colour.shape[1] == 64
+
+
+def test_resume_refuses_a_run_of_another_architecture(data_dir, tmp_path):
+    config = train_preset("tiny", data_dir=str(data_dir), max_steps=1, **FAST)
+    run(config, tmp_path / "run")
+    other = train_preset("tiny", data_dir=str(data_dir), max_steps=2, ngf=4, **FAST)
+    with pytest.raises(TrainingError, match="another architecture"):
+        run(other, tmp_path / "run", resume=True)
+
+
+def test_pix2pix_baseline_trains_and_colorizes(data_dir, tmp_path):
+    config = train_preset("pix2pix", data_dir=str(data_dir), image_size=64, ngf=4, batch_size=2, max_steps=2, **FAST)
+    assert config.model.arch == "unet" and config.model.unet_downs == 6 and not config.model.use_previous
+    assert not config.uses_vgg
+    run(config, tmp_path / "run")
+    loaded = load_generator(tmp_path / "run")
+    assert loaded.config.arch == "unet"
+
+
+def test_vgg_weights_offline_errors_and_random_option(tmp_path, monkeypatch):
+    import torchvision.models._api as api
+
+    def no_network(*args, **kwargs):
+        raise OSError("network is unreachable")
+
+    monkeypatch.setattr(api.WeightsEnum, "get_state_dict", no_network)
+    with pytest.raises(TrainingError, match="cannot load the ImageNet VGG-19") as error:
+        load_vgg("imagenet")
+    assert "--vgg-weights PATH" in error.value.hint
+    with pytest.raises(TrainingError, match="no such VGG-19 weights file"):
+        load_vgg(str(tmp_path / "missing.pth"))
+    from torchvision.models import vgg19
+
+    torch.save(vgg19(weights=None).state_dict(), tmp_path / "vgg19.pth")
+    assert isinstance(load_vgg(str(tmp_path / "vgg19.pth")), VGGFeatures)
+    features = load_vgg("random")(torch.rand(1, 3, 32, 32))
+    assert [f.shape[1] for f in features] == [64, 128, 256, 512, 512]
+
+
+def test_style_loss_compares_gram_matrices():
+    a = torch.rand(2, 4, 8, 8)
+    assert torch.allclose(gram(a), gram(a.flip(-1)))  # a Gram matrix ignores where features are
+    assert style_loss([a], [a.flip(-1)]).item() == pytest.approx(0.0, abs=1e-6)
+    assert style_loss([a], [a * 2]).item() > 0
+
+
+def test_greyscale_input_drops_the_content_loss():
+    config = train_preset("tiny", input=LineartParams(mode="greyscale"))
+    assert config.content_weight == 0.0 and config.uses_vgg
+
+
+def test_two_process_distributed_training_keeps_ranks_identical(data_dir, tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
+               "-m", "tcvc_cli", "-q", "train", str(data_dir), "-o", str(tmp_path / "run"), "--preset", "tiny",
+               "--vgg-weights", "random", "--lambda-content", "0", "--max-steps", "2", "--batch-size", "4", "--workers", "0",
+               "--device", "cpu", "--json"]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=240)
+    assert done.returncode == 0, done.stderr[-2000:]
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["ranks_identical"] is True and summary["step"] == 2
