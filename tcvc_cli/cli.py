@@ -490,6 +490,52 @@ def train(
     emit(summary, as_json, "\n".join(f"{k}: {v}" for k, v in summary.items()))
 
 
+# --------------------------------------------------------------------------- evaluate
+
+
+@app.command()
+@reports_errors
+def evaluate(
+    paths: Annotated[list[Path], typer.Argument(help="PRED... GT: one or more predictions, then the ground truth (videos or frame folders).", show_default=False)],
+    lineart: Annotated[Optional[Path], typer.Option(help="The line art the predictions were made from (shown in the report).")] = None,
+    resize_pred: Annotated[bool, typer.Option("--resize-pred", help="Resize predictions to the ground truth's size.")] = False,
+    inception_weights: Annotated[str, typer.Option("--inception-weights", help="FID weights: default (pytorch-fid's cache), a .pth path, random (tests only), or off.")] = "default",
+    require_fid: Annotated[bool, typer.Option("--require-fid", help="Fail when FID cannot be computed instead of skipping it.")] = False,
+    scene_detect: Annotated[bool, typer.Option("--scene-detect/--no-scene-detect", help="Skip frame pairs across scene cuts in temporal metrics.")] = True,
+    report: Annotated[Optional[Path], typer.Option(help="Write per-frame CSV, a PSNR/warping-error plot and worst-frame sheets here.")] = None,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print the aggregate metrics as CSV.")] = False,
+    device: Annotated[str, typer.Option(help="Device for the FID network.")] = "auto",
+    as_json: JsonOpt = False,
+) -> None:
+    """Measure predictions against the ground truth: PSNR, SSIM, FID, warping error, tOF, CDC."""
+    from rich.table import Table
+
+    from .evaluate import EvaluateOptions, evaluate as run_evaluation, format_table
+
+    if len(paths) < 2:
+        raise UsageError("give at least one prediction and the ground truth", hint="tcvc evaluate PRED... GT")
+    options = EvaluateOptions(resize_pred=resize_pred, fid=inception_weights, require_fid=require_fid,
+                              scene_detect=scene_detect, device=device)
+    with progress_bar("evaluate") as update:
+        result = run_evaluation(paths[:-1], paths[-1], lineart=lineart, options=options, report=report, progress=update)
+    if as_json:
+        typer.echo(json.dumps(result, default=str))
+        return
+    rows = format_table(result)
+    if as_csv:
+        import csv
+
+        writer = csv.writer(sys.stdout)
+        writer.writerows(rows)
+        return
+    table = Table(title=f"{result['frames']} frames, {len(result['cuts']) + 1} shot(s)")
+    for header in rows[0]:
+        table.add_column(header, justify="right" if header != "metric" else "left")
+    for row in rows[1:]:
+        table.add_row(*row)
+    Console(highlight=False).print(table)
+
+
 # --------------------------------------------------------------------------- models
 
 models_app = typer.Typer(help="Cached models: list, pull, path, verify.", no_args_is_help=True)
