@@ -424,6 +424,13 @@ def train(
     checkpoint_every: Annotated[Optional[int], typer.Option("--checkpoint-every", help="Steps between checkpoints.")] = None,
     sample_every: Annotated[Optional[int], typer.Option("--sample-every", help="Steps between sample grids.")] = None,
     keep: Annotated[Optional[int], typer.Option(help="Training checkpoints kept.")] = None,
+    prev_source: Annotated[Optional[str], typer.Option("--prev-source", help="Condition in training: gt (the paper's teacher forcing), generated (G's own previous output) or mixed (scheduled).")] = None,
+    unroll: Annotated[Optional[int], typer.Option(help="Frames G generates before t to make its own previous frame.")] = None,
+    unroll_grad: Annotated[bool, typer.Option("--unroll-grad", help="Backpropagate through the unrolled frames.")] = False,
+    mixed_ramp: Annotated[Optional[float], typer.Option("--mixed-ramp", help="Share of training over which 'mixed' ramps to always-generated.")] = None,
+    degrade: Annotated[Optional[float], typer.Option(help="Chance of blurring/noising/colour-shifting/warping the previous frame.")] = None,
+    copy_gate: Annotated[Optional[bool], typer.Option("--copy-gate/--no-copy-gate", help="Let G copy the previous frame per pixel through a learned gate.")] = None,
+    epoch_checkpoints: Annotated[bool, typer.Option("--epoch-checkpoints/--no-epoch-checkpoints", help="Also checkpoint at every epoch's end.")] = True,
     seed: Annotated[Optional[int], typer.Option(help="Random seed.")] = None,
     deterministic: Annotated[bool, typer.Option(help="Deterministic algorithms (slower; exact resume on GPU).")] = False,
     workers: Annotated[Optional[int], typer.Option(help="DataLoader worker processes.")] = None,
@@ -463,7 +470,9 @@ def train(
             lambda_content=lambda_content, lambda_style=lambda_style, lambda_l1=lambda_l1,
             blank_probability=blank_probability, val_fraction=val_fraction, checkpoint_every=checkpoint_every,
             sample_every=sample_every, keep=keep, seed=seed, deterministic=deterministic or None, workers=workers,
-            amp=amp, vgg_weights=vgg_weights, data_dir=str(data.resolve()),
+            amp=amp, vgg_weights=vgg_weights, data_dir=str(data.resolve()), prev_source=prev_source, unroll=unroll,
+            unroll_grad=unroll_grad or None, mixed_ramp=mixed_ramp, degrade=degrade, copy_gate=copy_gate,
+            checkpoint_epochs=epoch_checkpoints,
             lineart_dir=str(lineart_dir.resolve()) if lineart_dir else None,
         )
         target = run_dir or Path("runs") / _time.strftime("tcvc-%Y%m%d-%H%M%S")
@@ -604,17 +613,20 @@ def models_verify(reference: Annotated[str, typer.Argument(help="hf:ORG/REPO[/FI
 @reports_errors
 def demo(
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the demo's results.")] = Path("demo-output"),
+    steps: Annotated[int, typer.Option(help="Training steps (about a minute on a 2-core CPU).", min=1)] = 1200,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "cpu",
     overwrite: OverwriteOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Run the whole job on the built-in sample clip and say where the results are."""
+    """Train on built-in sample clips, colour a held-out clip from a seed frame, and evaluate it."""
     from .demo import run_demo
 
     def step(message: str) -> None:
         if not state.quiet:
             err_console.print(f"[cyan]demo:[/] {message}", markup=True)
 
-    summary = run_demo(output, overwrite=overwrite, step=step)
+    with progress_bar("train") as update:
+        summary = run_demo(output, overwrite=overwrite, steps=steps, device=device, step=step, progress=update)
     emit(summary, as_json, "\n".join(f"{key}: {value}" for key, value in summary.items()))
 
 

@@ -130,11 +130,14 @@ def compose(prediction: np.ndarray, line_full: np.ndarray, *, upscale: Upscale, 
 
     bicubic: smooth colour, multiplied by the full-resolution line art (ink over paint).
     flat: each region enclosed by lines takes one colour, the prediction's mean inside it.
-    For greyscale models the full-resolution luma replaces the prediction's.
+    For greyscale models the full-resolution luma replaces the prediction's. When the model
+    ran at the source size (bicubic), nothing was lost and its output is returned as it is.
     Works in uint8 with OpenCV's SIMD kernels: this runs at source resolution for every frame.
     """
     height, width = line_full.shape
     small = (np.clip(prediction, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
+    if upscale == "bicubic" and small.shape[:2] == (height, width):
+        return small
     colour = cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC) if small.shape[:2] != (height, width) else small
     if not is_lineart:
         ycrcb = cv2.cvtColor(colour, cv2.COLOR_RGB2YCrCb)

@@ -23,6 +23,9 @@ class ModelConfig:
     n_blocks: int = 8
     dilation: int = 2  # dilation of the first 3x3 conv of each residual block (reference code: 2)
     unet_downs: int = 8  # U-Net depth: 8 downsamplings = the pix2pix unet_256
+    # Beyond the paper: a fourth output channel gates, per pixel, between copying the previous
+    # frame and painting a new colour, so unchanged regions pass through at full sharpness.
+    copy_gate: bool = False
     image_size: int = 256  # training size (short side); colorize's default work size
     input: LineartParams = field(default_factory=LineartParams)
 

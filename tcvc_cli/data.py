@@ -175,18 +175,34 @@ def split_clips(clips: list[Clip], val_fraction: float) -> tuple[list[Clip], lis
 class SequenceDataset(Dataset):
     """(line art, previous colour, colour) samples; the previous frame is blank with probability p.
 
+    With `history=K`, a sample also carries what the trainer needs to let the generator make
+    its own previous frame, as it must at inference: the line art of the K frames before t
+    (`history_lines`), which of them belong to t's shot (`history_valid`), and the condition
+    of the first of them (`history_start`: the true frame before it, or blank at a shot start).
+
     Randomness (crop position, blank previous) comes from a generator seeded by the sample
     index and the epoch, so a resumed run sees exactly the samples an uninterrupted one would.
     """
 
-    def __init__(self, clips: list[Clip], crop: int, blank_probability: float = 0.5, train: bool = True, seed: int = 0):
+    def __init__(self, clips: list[Clip], crop: int, blank_probability: float = 0.5, train: bool = True, seed: int = 0,
+                 history: int = 0):
         self.clips = clips
         self.crop = crop
         self.blank_probability = blank_probability
         self.train = train
         self.seed = seed
+        self.history = history
         self.epoch = 0
         self.index = [(c, f) for c, clip in enumerate(clips) for f in range(len(clip))]
+        # index of the shot each frame belongs to starts at
+        self.shot_starts = []
+        for clip in clips:
+            starts, current = np.zeros(len(clip), int), 0
+            for frame in range(len(clip)):
+                if clip.shot_start[frame]:
+                    current = frame
+                starts[frame] = current
+            self.shot_starts.append(starts)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -204,13 +220,23 @@ class SequenceDataset(Dataset):
         else:
             top, left = (height - self.crop) // 2, (width - self.crop) // 2
         window = (slice(top, top + self.crop), slice(left, left + self.crop))
+
+        def colour(index: int) -> torch.Tensor:
+            return torch.from_numpy(np.array(clip.colour[index][window])).permute(2, 0, 1).float() / 255
+
+        def line(index: int) -> torch.Tensor:
+            return torch.from_numpy(np.array(clip.line[index][window]))[None].float() / 255
+
         has_previous = not clip.shot_start[frame]
         blank = not has_previous or (self.train and rng.random() < self.blank_probability)
-        target = torch.from_numpy(np.array(clip.colour[frame][window])).permute(2, 0, 1).float() / 255
-        line = torch.from_numpy(np.array(clip.line[frame][window]))[None].float() / 255
-        if blank:
-            previous = torch.zeros_like(target)
-        else:
-            previous = torch.from_numpy(np.array(clip.colour[frame - 1][window])).permute(2, 0, 1).float() / 255
-        return {"line": line, "previous": previous, "target": target, "blank": torch.tensor(blank),
-                "clip": torch.tensor(clip_index), "frame": torch.tensor(frame)}
+        target = colour(frame)
+        sample = {"line": line(frame), "previous": torch.zeros_like(target) if blank else colour(frame - 1),
+                  "target": target, "blank": torch.tensor(blank), "clip": torch.tensor(clip_index), "frame": torch.tensor(frame)}
+        if self.history:
+            shot = int(self.shot_starts[clip_index][frame])
+            first = frame - self.history
+            frames = range(first, frame)
+            sample["history_lines"] = torch.stack([line(max(f, 0)) for f in frames])
+            sample["history_valid"] = torch.tensor([f >= shot and not blank for f in frames])
+            sample["history_start"] = colour(first - 1) if first - 1 >= shot and not blank else torch.zeros_like(target)
+        return sample

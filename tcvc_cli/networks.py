@@ -19,6 +19,11 @@ def _norm(channels: int) -> nn.Module:
     return nn.InstanceNorm2d(channels, affine=False, track_running_stats=False)
 
 
+# The copy gate starts leaning towards copying (sigmoid(2) = 0.88): a continuing frame is
+# mostly its previous frame, so training only has to learn where to paint.
+GATE_BIAS = 2.0
+
+
 class ResidualBlock(nn.Module):
     def __init__(self, channels: int, dilation: int):
         super().__init__()
@@ -50,13 +55,22 @@ class ResnetGenerator(nn.Module):
         for _ in range(config.n_downsampling):
             layers += [nn.ConvTranspose2d(channels, channels // 2, 4, stride=2, padding=1), _norm(channels // 2), nn.ReLU(True)]
             channels //= 2
-        layers += [nn.ReflectionPad2d(3), nn.Conv2d(channels, 3, 7)]
+        self.copy_gate = config.copy_gate and config.use_previous
+        last = nn.Conv2d(channels, 4 if self.copy_gate else 3, 7)
+        layers += [nn.ReflectionPad2d(3), last]
         self.model = nn.Sequential(*layers)
+        if self.copy_gate:
+            last.gate_bias = GATE_BIAS  # read by the trainer's initialisation
         self.use_previous = config.use_previous
 
     def forward(self, line: torch.Tensor, previous: torch.Tensor | None = None) -> torch.Tensor:
         x = torch.cat([line, previous], 1) if self.use_previous else line
-        return (torch.tanh(self.model(x)) + 1) / 2
+        out = self.model(x)
+        colour = (torch.tanh(out[:, :3]) + 1) / 2
+        if not self.copy_gate:
+            return colour
+        gate = torch.sigmoid(out[:, 3:4])
+        return gate * previous + (1 - gate) * colour
 
 
 class _UnetBlock(nn.Module):

@@ -42,6 +42,7 @@ from .networks import PatchDiscriminator, define_generator
 log = logging.getLogger("tcvc")
 
 CHECKPOINT_DIR = "checkpoints"
+PREV_SOURCES = ("gt", "generated", "mixed")
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ class TrainConfig:
     vgg_weights: str = "imagenet"
     val_fraction: float = 0.1
     checkpoint_every: int = 500
+    checkpoint_epochs: bool = True  # also checkpoint (and validate) at the end of every epoch
     sample_every: int = 250
     keep: int = 3
     max_steps: int | None = None
@@ -74,6 +76,16 @@ class TrainConfig:
     amp: bool = True  # mixed precision on CUDA
     data_dir: str = ""
     lineart_dir: str | None = None
+    # What the generator is conditioned on (docs/feedback.md). gt: the true previous frame
+    # (teacher forcing, the paper); generated: its own output for the previous frame, made by
+    # unrolling `unroll` frames from the true frame before them; mixed: generated with a
+    # probability that grows linearly to 1 over the first `mixed_ramp` of training.
+    # The default (generated, unroll 2, degrade 0.5) was chosen by bench/drift.py: see docs/feedback.md.
+    prev_source: str = "generated"
+    unroll: int = 2
+    unroll_grad: bool = False  # backpropagate through the unrolled frames (costs memory and time)
+    mixed_ramp: float = 0.5
+    degrade: float = 0.5  # chance that a previous frame is blurred, noised, colour-shifted and warped
 
     def __post_init__(self) -> None:
         if isinstance(self.model, dict):
@@ -81,7 +93,10 @@ class TrainConfig:
         checks = {"epochs": self.epochs >= 1, "batch_size": self.batch_size >= 1, "lr_g": self.lr_g > 0, "lr_d": self.lr_d > 0,
                   "blank_probability": 0 <= self.blank_probability <= 1, "keep": self.keep >= 1,
                   "val_fraction": 0 <= self.val_fraction < 1, "checkpoint_every": self.checkpoint_every >= 1,
-                  "max_steps": self.max_steps is None or self.max_steps >= 1}
+                  "max_steps": self.max_steps is None or self.max_steps >= 1, "unroll": self.unroll >= 1,
+                  "degrade": 0 <= self.degrade <= 1, "mixed_ramp": 0 < self.mixed_ramp <= 1}
+        if self.prev_source not in PREV_SOURCES:
+            raise UsageError(f"unknown --prev-source {self.prev_source!r}", hint=f"one of {', '.join(PREV_SOURCES)}")
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
             raise UsageError(f"training setting {bad[0]}={getattr(self, bad[0])} is out of range")
@@ -170,6 +185,9 @@ def weights_init(module: nn.Module) -> None:
         nn.init.normal_(target, 0.0, 0.02)
         if module.bias is not None:
             nn.init.zeros_(module.bias)
+            if hasattr(module, "gate_bias"):
+                with torch.no_grad():
+                    module.bias[3] = module.gate_bias
     elif isinstance(module, nn.BatchNorm2d):
         nn.init.normal_(module.weight, 1.0, 0.02)
         nn.init.zeros_(module.bias)
@@ -239,6 +257,8 @@ class Trainer:
         self.run_dir = Path(run_dir)
         self.dist, self.device = init_distributed(device)
         self.resume = resume
+        if config.unroll_grad and self.dist.enabled:
+            raise UsageError("--unroll-grad is not supported with torchrun", hint="unroll without gradients (the default)")
         if config.batch_size % self.dist.world:
             raise UsageError(f"--batch-size {config.batch_size} does not split over {self.dist.world} processes")
         self.batch_per_rank = config.batch_size // self.dist.world
@@ -295,7 +315,8 @@ class Trainer:
         for clip in clips:
             if min(clip.colour.shape[1:3]) < crop:
                 raise TrainingError(f"{clip.name}: frames smaller than the training size {crop}")
-        self.train_set = SequenceDataset(train_clips, crop, config.blank_probability, train=True, seed=config.seed)
+        history = config.unroll if config.prev_source != "gt" and config.model.use_previous else 0
+        self.train_set = SequenceDataset(train_clips, crop, config.blank_probability, train=True, seed=config.seed, history=history)
         self.val_set = SequenceDataset(val_clips, crop, train=False, seed=config.seed) if val_clips else None
         self.steps_per_epoch = len(self.train_set) // self.dist.world // self.batch_per_rank
         if self.steps_per_epoch == 0:
@@ -317,13 +338,52 @@ class Trainer:
         for batch in loader:
             yield {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
 
-    # -- one optimisation step
-    def _step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+    # -- what the generator is conditioned on
+    def generated_probability(self, step: int) -> float:
+        if self.config.prev_source == "gt":
+            return 0.0
+        if self.config.prev_source == "generated":
+            return 1.0
+        return min(1.0, step / max(1.0, self.config.mixed_ramp * self.total_steps))
+
+    def condition(self, batch: dict[str, torch.Tensor], step: int) -> torch.Tensor:
+        """The previous-frame condition for this batch: true, generated by G itself, degraded."""
         config = self.config
-        line, previous, target = batch["line"], batch["previous"], batch["target"]
+        previous = batch["previous"]
+        if not config.model.use_previous:
+            return previous
+        generator = torch.Generator().manual_seed(config.seed * 7919 + step)
+        not_blank = ~batch["blank"].to(previous.device)
+        probability = self.generated_probability(step)
+        if probability > 0 and "history_lines" in batch:
+            use = not_blank & (torch.rand(len(previous), generator=generator) < probability).to(previous.device)
+            if use.any():
+                previous = torch.where(use.view(-1, 1, 1, 1), self._unroll(batch), previous)
+        if config.degrade > 0:
+            chosen = not_blank & (torch.rand(len(previous), generator=generator) < config.degrade).to(previous.device)
+            if chosen.any():
+                previous = torch.where(chosen.view(-1, 1, 1, 1), degrade(previous, generator), previous)
+        return previous
+
+    def _unroll(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Run G over the frames before t, each output conditioning the next, as colorize does."""
+        condition = batch["history_start"]
+        grad = torch.enable_grad() if self.config.unroll_grad else torch.no_grad()
+        with grad:
+            for j in range(batch["history_lines"].shape[1]):
+                output = self.g_train(batch["history_lines"][:, j], condition)
+                condition = torch.where(batch["history_valid"][:, j].view(-1, 1, 1, 1), output.to(condition.dtype), condition)
+        return condition
+
+    # -- one optimisation step
+    def _step(self, batch: dict[str, torch.Tensor], step: int = 0) -> dict[str, float]:
+        config = self.config
+        line, target = batch["line"], batch["target"]
+        autocast = torch.autocast("cuda", dtype=torch.float16) if self.amp else contextlib.nullcontext()
+        with autocast:
+            previous = self.condition(batch, step).float()
         if self.cuda:
             line, previous, target = (t.contiguous(memory_format=torch.channels_last) for t in (line, previous, target))
-        autocast = torch.autocast("cuda", dtype=torch.float16) if self.amp else contextlib.nullcontext()
         with autocast:
             fake = self.g_train(line, previous)
             # discriminator
@@ -447,7 +507,7 @@ class Trainer:
                 while step < self.total_steps:
                     epoch, skip = divmod(step, self.steps_per_epoch)
                     for batch in self._batches(epoch, skip):
-                        losses = self._step(batch)
+                        losses = self._step(batch, step)
                         if not all(math.isfinite(v) for v in losses.values()):
                             where = f"; the last good checkpoint is {last_good}" if last_good else "; no checkpoint was written yet"
                             raise TrainingError(f"the loss became {losses['loss_g']:.3g}/{losses['loss_d']:.3g} (G/D) at step {step + 1}{where}",
@@ -463,8 +523,9 @@ class Trainer:
                         stopping = stop.requested or step >= self.total_steps
                         if self.dist.is_main and step % self.config.sample_every == 0:
                             self._write_sample(step)
-                        if step % self.config.checkpoint_every == 0 or end_of_epoch or stopping:
-                            yield from self._checkpoint(step, best, metrics_file)
+                        if step % self.config.checkpoint_every == 0 or (end_of_epoch and self.config.checkpoint_epochs) or stopping:
+                            plot = step % self.config.checkpoint_every == 0 or stopping
+                            yield from self._checkpoint(step, best, metrics_file, plot)
                             best = self._best
                             last_good = latest_checkpoint(self.run_dir)
                         if stop.requested:
@@ -483,10 +544,9 @@ class Trainer:
             summary["ranks_identical"] = len(set(digests)) == 1
         if self.dist.is_main:
             (self.run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", "utf-8")
-            plot_losses(self.run_dir)
         yield summary
 
-    def _checkpoint(self, step: int, best: float | None, metrics_file) -> Iterator[dict[str, Any]]:
+    def _checkpoint(self, step: int, best: float | None, metrics_file, plot: bool) -> Iterator[dict[str, Any]]:
         self._best = best
         if not self.dist.is_main:
             return
@@ -498,10 +558,37 @@ class Trainer:
         path = self._save(step, best, val)
         metrics_file.write(json.dumps({"step": step, "val_l1": val}) + "\n")
         metrics_file.flush()
-        if step % self.config.sample_every != 0:
-            self._write_sample(step)
-        plot_losses(self.run_dir)
+        if plot:  # the loss curve and a sample grid with every periodic checkpoint, not every (short) epoch
+            if step % self.config.sample_every != 0:
+                self._write_sample(step)
+            plot_losses(self.run_dir)
         yield {"type": "checkpoint", "step": step, "path": str(path), "val_l1": val, "best_val_l1": best}
+
+
+def degrade(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Imperfect previous frames: blur, noise, per-channel colour gain and offset, and a small
+    random shift and rotation - the kinds of error the generator's own outputs carry."""
+    batch, _, height, width = images.shape
+
+    def uniform(low: float, high: float, *shape: int) -> torch.Tensor:
+        return (low + (high - low) * torch.rand(*shape, generator=generator)).to(images.device)
+
+    sigma = float(uniform(0.1, 1.5, 1))
+    radius = max(1, int(round(2 * sigma)))
+    taps = torch.exp(-0.5 * (torch.arange(-radius, radius + 1, dtype=torch.float32) / sigma) ** 2)
+    taps = (taps / taps.sum()).to(images.device, images.dtype)
+    blurred = F.conv2d(F.pad(images, (radius, radius, 0, 0), mode="replicate"), taps.view(1, 1, 1, -1).expand(3, 1, 1, -1), groups=3)
+    blurred = F.conv2d(F.pad(blurred, (0, 0, radius, radius), mode="replicate"), taps.view(1, 1, -1, 1).expand(3, 1, -1, 1), groups=3)
+    gain, offset = uniform(0.92, 1.08, batch, 3, 1, 1), uniform(-0.04, 0.04, batch, 3, 1, 1)
+    noisy = blurred * gain + offset + uniform(0.0, 0.03, batch, 1, 1, 1) * torch.randn(images.shape, generator=generator).to(images.device)
+    angle = uniform(-0.02, 0.02, batch)
+    shift = uniform(-2.0, 2.0, batch, 2) * torch.tensor([2.0 / width, 2.0 / height], device=images.device)
+    theta = torch.zeros(batch, 2, 3, device=images.device)
+    theta[:, 0, 0], theta[:, 0, 1], theta[:, 1, 0], theta[:, 1, 1] = angle.cos(), -angle.sin(), angle.sin(), angle.cos()
+    theta[:, :, 2] = shift
+    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+    warped = F.grid_sample(noisy, grid.to(images.dtype), padding_mode="border", align_corners=False)
+    return warped.clamp(0, 1)
 
 
 def plot_losses(run_dir: Path) -> Path | None:

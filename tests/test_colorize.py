@@ -159,6 +159,13 @@ def test_compose_draws_source_lines_over_the_colour():
     assert (out[10] == 0).all() and (out[5] == 128).all()
 
 
+def test_compose_at_native_size_returns_the_prediction():
+    colour = np.random.default_rng(1).random((16, 16, 3)).astype(np.float32)
+    line = np.zeros((16, 16), np.uint8)
+    out = compose(colour, line, upscale="bicubic", is_lineart=True)
+    np.testing.assert_array_equal(out, (colour * 255 + 0.5).astype(np.uint8))
+
+
 def test_flat_upscale_fills_each_region_with_one_colour():
     colour = np.random.default_rng(0).random((16, 16, 3)).astype(np.float32)
     line = np.full((64, 64), 255, np.uint8)
