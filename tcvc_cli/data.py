@@ -210,10 +210,13 @@ class SequenceDataset(Dataset):
     def __len__(self) -> int:
         return len(self.index)
 
-    def __getitem__(self, item: int) -> dict[str, torch.Tensor]:
+    def __getitem__(self, key: int | tuple[int, int]) -> dict[str, torch.Tensor]:
+        # (item, epoch) keys carry the epoch into DataLoader worker processes, whose copies
+        # of the dataset never see set_epoch().
+        item, epoch = key if isinstance(key, tuple) else (key, self.epoch)
         clip_index, frame = self.index[item]
         clip = self.clips[clip_index]
-        rng = np.random.default_rng([self.seed, self.epoch, item])
+        rng = np.random.default_rng([self.seed, epoch, item])
         height, width = clip.colour.shape[1:3]
         if self.train:
             top, left = int(rng.integers(0, height - self.crop + 1)), int(rng.integers(0, width - self.crop + 1))
@@ -240,3 +243,25 @@ class SequenceDataset(Dataset):
             sample["history_valid"] = torch.tensor([f >= shot and not blank for f in frames])
             sample["history_start"] = colour(first - 1) if first - 1 >= shot and not blank else torch.zeros_like(target)
         return sample
+
+
+class EpochBatches:
+    """Batch sampler over (item, epoch) keys: a fixed shuffled order per epoch, split across
+    processes, that can start part-way through an epoch (for exact resume)."""
+
+    def __init__(self, size: int, batch: int, steps_per_epoch: int, rank: int, world: int, seed: int):
+        self.size, self.batch, self.steps, self.rank, self.world, self.seed = size, batch, steps_per_epoch, rank, world, seed
+        self.epoch, self.skip = 0, 0
+
+    def set(self, epoch: int, skip: int) -> None:
+        self.epoch, self.skip = epoch, skip
+
+    def __len__(self) -> int:
+        return self.steps - self.skip
+
+    def __iter__(self):
+        generator = torch.Generator().manual_seed(self.seed * 1000003 + self.epoch)
+        order = torch.randperm(self.size, generator=generator).tolist()
+        mine = order[self.rank::self.world][: self.steps * self.batch]
+        for start in range(self.skip * self.batch, len(mine), self.batch):
+            yield [(item, self.epoch) for item in mine[start:start + self.batch]]

@@ -33,7 +33,7 @@ from torch.utils.data import DataLoader
 from . import media
 from .checkpoint import save_generator
 from .config import ModelConfig, model_preset
-from .data import SequenceDataset, load_clips, split_clips
+from .data import EpochBatches, SequenceDataset, load_clips, split_clips
 from .errors import TrainingError, UsageError
 from .lineart import LineartParams
 from .losses import adversarial_loss, content_loss, load_vgg, style_loss
@@ -325,17 +325,16 @@ class Trainer:
         self.total_steps = config.epochs * self.steps_per_epoch
         if config.max_steps is not None:
             self.total_steps = min(self.total_steps, config.max_steps)
+        self.sampler = EpochBatches(len(self.train_set), self.batch_per_rank, self.steps_per_epoch, self.dist.rank,
+                                    self.dist.world, config.seed)
+        # One loader for the whole run: its worker processes stay up from epoch to epoch.
+        self.loader = DataLoader(self.train_set, batch_sampler=self.sampler, num_workers=config.workers,
+                                 pin_memory=self.cuda, persistent_workers=config.workers > 0)
 
     def _batches(self, epoch: int, skip: int) -> Iterator[dict[str, torch.Tensor]]:
         """The epoch's batches for this rank, in a fixed order, starting after `skip` of them."""
-        generator = torch.Generator().manual_seed(self.config.seed * 1000003 + epoch)
-        order = torch.randperm(len(self.train_set), generator=generator).tolist()
-        per_rank = order[self.dist.rank::self.dist.world][: self.steps_per_epoch * self.batch_per_rank]
-        batches = [per_rank[i:i + self.batch_per_rank] for i in range(0, len(per_rank), self.batch_per_rank)][skip:]
-        self.train_set.set_epoch(epoch)
-        loader = DataLoader(self.train_set, batch_sampler=batches, num_workers=self.config.workers,
-                            pin_memory=self.cuda, persistent_workers=False)
-        for batch in loader:
+        self.sampler.set(epoch, skip)
+        for batch in self.loader:
             yield {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
 
     # -- what the generator is conditioned on

@@ -203,7 +203,7 @@ def test_greyscale_input_drops_the_content_loss():
 
 def test_two_process_distributed_training_keeps_ranks_identical(data_dir, tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
                "-m", "tcvc_cli", "-q", "train", str(data_dir), "-o", str(tmp_path / "run"), "--preset", "tiny",
                "--vgg-weights", "random", "--lambda-content", "0", "--max-steps", "2", "--batch-size", "4", "--workers", "0",
                "--device", "cpu", "--json"]
@@ -211,3 +211,95 @@ def test_two_process_distributed_training_keeps_ranks_identical(data_dir, tmp_pa
     assert done.returncode == 0, done.stderr[-2000:]
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["ranks_identical"] is True and summary["step"] == 2
+
+
+# ---------------------------------------------------------------- what the generator is conditioned on
+
+
+def built_trainer(data_dir, tmp_path, **options):
+    from tcvc_cli.train import Trainer
+
+    config = train_preset("tiny", data_dir=str(data_dir), blank_probability=0.0, **{**FAST, **options})
+    trainer = Trainer(config, tmp_path / "run", device="cpu")
+    trainer._seed()
+    trainer._data()
+    trainer._build()
+    return trainer
+
+
+def first_batch(trainer):
+    return next(trainer._batches(epoch=0, skip=0))
+
+
+def test_teacher_forcing_conditions_on_the_true_previous_frame(data_dir, tmp_path):
+    trainer = built_trainer(data_dir, tmp_path, prev_source="gt", degrade=0.0)
+    batch = first_batch(trainer)
+    assert "history_lines" not in batch
+    torch.testing.assert_close(trainer.condition(batch, step=0), batch["previous"], rtol=0, atol=0)
+
+
+def test_generated_condition_is_the_generators_own_unrolled_output(data_dir, tmp_path):
+    trainer = built_trainer(data_dir, tmp_path, prev_source="generated", unroll=2, degrade=0.0)
+    batch = first_batch(trainer)
+    assert batch["history_lines"].shape[1] == 2
+    condition = trainer.condition(batch, step=0)
+    assert not torch.equal(condition[~batch["blank"]], batch["previous"][~batch["blank"]])
+    with torch.no_grad():  # the same unroll by hand: G over frames t-2, t-1 from the true frame before them
+        expected = batch["history_start"]
+        for j in range(2):
+            output = trainer.generator(batch["history_lines"][:, j], expected)
+            expected = torch.where(batch["history_valid"][:, j].view(-1, 1, 1, 1), output, expected)
+    torch.testing.assert_close(condition, expected)
+
+
+def test_history_starts_from_the_true_frame_and_stops_at_the_shot_start(tmp_path):
+    make_data(tmp_path / "d", clips=1, frames=12, cut_at=6)
+    clips = load_clips(tmp_path / "d", tmp_path / "cache", 64, LineartParams())
+    dataset = SequenceDataset(clips, 64, blank_probability=0.0, train=False, history=3)
+    deep = dataset[10]  # frames 7, 8, 9 precede it inside the shot that starts at 6
+    assert deep["history_valid"].tolist() == [True, True, True]
+    expected_start = torch.from_numpy(np.array(clips[0].colour[6][:, 8:72])).permute(2, 0, 1).float() / 255
+    torch.testing.assert_close(deep["history_start"], expected_start)
+    near = dataset[7]  # frames 4, 5 belong to the previous shot
+    assert near["history_valid"].tolist() == [False, False, True]
+    assert torch.count_nonzero(near["history_start"]) == 0
+
+
+def test_degrade_changes_previous_frames_but_leaves_blanks_blank(data_dir, tmp_path):
+    trainer = built_trainer(data_dir, tmp_path, prev_source="gt", degrade=1.0)
+    batch = first_batch(trainer)
+    batch["blank"][0] = True
+    batch["previous"][0] = 0
+    condition = trainer.condition(batch, step=0)
+    assert torch.count_nonzero(condition[0]) == 0
+    assert not torch.allclose(condition[1:], batch["previous"][1:], atol=1e-3)
+    assert 0 <= condition.min() and condition.max() <= 1
+
+
+def test_mixed_uses_generated_frames_more_and_more(data_dir, tmp_path):
+    trainer = built_trainer(data_dir, tmp_path, prev_source="mixed", mixed_ramp=0.5, degrade=0.0, max_steps=100)
+    assert [trainer.generated_probability(s) for s in (0, 25, 50, 90)] == [0.0, 0.5, 1.0, 1.0]
+    batch = first_batch(trainer)
+    torch.testing.assert_close(trainer.condition(batch, step=0), batch["previous"], rtol=0, atol=0)
+    assert not torch.equal(trainer.condition(batch, step=90), batch["previous"])
+
+
+def test_copy_gate_passes_the_previous_frame_through():
+    from tcvc_cli.config import model_preset
+    from tcvc_cli.networks import define_generator
+
+    generator = define_generator(model_preset("tiny").with_overrides(copy_gate=True))
+    with torch.no_grad():
+        generator.model[-1].bias[3] = 50.0  # gate fully open: copy
+    previous = torch.rand(1, 3, 32, 32)
+    torch.testing.assert_close(generator(torch.rand(1, 1, 32, 32), previous), previous)
+
+
+def test_demo_runs_end_to_end(tmp_path):
+    from tcvc_cli.demo import run_demo
+
+    summary = run_demo(tmp_path / "demo", steps=3)
+    assert media.probe(Path(summary["result_video"])).frame_count == summary["frames"] == 48
+    assert media.probe(Path(summary["result_video"])).audio_codecs == ("aac",)
+    assert media.read_image(Path(summary["side_by_side"])).shape[1] == 3 * 192
+    assert 0 < summary["psnr"] < 100
