@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import math
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -100,27 +101,39 @@ def reports_errors(command: Callable) -> Callable:
 
 
 @contextmanager
-def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
-    """A rich progress bar on stderr (off when stderr is not a terminal or with --quiet)."""
+def progress_bar(description: str, unit: str = "frames") -> Iterator[Callable[..., None]]:
+    """A rich progress bar on stderr with rate and ETA (off when stderr is not a terminal or with --quiet)."""
     enabled = not state.quiet and err_console.is_terminal
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
-                   TimeElapsedColumn(), TimeRemainingColumn(), console=err_console, disable=not enabled, transient=False)
-    task = bar.add_task(description, total=None, rate="")
+                   TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), TextColumn("{task.fields[note]}"),
+                   console=err_console, disable=not enabled, transient=False)
+    task = bar.add_task(description, total=None, rate="", note="")
 
-    def update(done: int, total: int | None, **fields: Any) -> None:
+    def update(done: int, total: int | None, note: str = "") -> None:
         speed = bar.tasks[0].speed if bar.tasks else None
-        bar.update(task, completed=done, total=total, rate=f"{speed:.1f} fr/s" if speed else "", **fields)
+        bar.update(task, completed=done, total=total, rate=f"{speed:.1f} {unit}/s" if speed else "", note=note)
 
     with bar:
         yield update
 
 
+def dumps(value: Any) -> str:
+    """Strict JSON: infinities and NaN (an identical frame's PSNR) become "inf"/"nan" strings."""
+    def clean(item: Any) -> Any:
+        if isinstance(item, float) and not math.isfinite(item):
+            return "nan" if math.isnan(item) else ("inf" if item > 0 else "-inf")
+        if isinstance(item, dict):
+            return {str(k): clean(v) for k, v in item.items()}
+        if isinstance(item, (list, tuple)):
+            return [clean(v) for v in item]
+        return item
+
+    return json.dumps(clean(value), default=str, allow_nan=False)
+
+
 def emit(summary: dict, as_json: bool, human: str) -> None:
     """Print the command's result: one JSON object, or a human line."""
-    if as_json:
-        typer.echo(json.dumps(summary, indent=None, default=str))
-    else:
-        typer.echo(human)
+    typer.echo(dumps(summary) if as_json else human)
 
 
 def for_each(items: list[Path], job: Callable[[Path], dict]) -> list[dict]:
@@ -158,7 +171,7 @@ def run_batch(items: list[Path], job: Callable[[Path], dict], as_json: bool, des
 
 def _report(results: list[dict], as_json: bool, describe: Callable[[dict], str]) -> None:
     if as_json:
-        typer.echo(json.dumps({"results": results, "failed": sum("error" in r for r in results)}, default=str))
+        typer.echo(dumps({"results": results, "failed": sum("error" in r for r in results)}))
         return
     for result in results:
         if "error" not in result:
@@ -480,7 +493,7 @@ def train(
             raise UsageError(f"{target} already holds a run", hint=f"continue it with --resume {target}, or pick another --run-dir")
 
     summary: dict = {}
-    with progress_bar("train") as update:
+    with progress_bar("train", unit="steps") as update:
         for event in run_training(config, target, device=device, resume=resume is not None):
             kind = event["type"]
             if kind == "start":
@@ -490,7 +503,8 @@ def train(
                     log.warning("%d unreadable frame(s) were skipped", event["skipped_frames"])
                 update(event["step"], total)
             elif kind == "step":
-                update(event["step"], total)
+                update(event["step"], total, note=f"G {event['loss_g']:.3f}  D {event['loss_d']:.3f}  L1 {event['l1']:.4f}  "
+                                                  f"{event['samples_per_s']:.1f} samples/s")
             elif kind == "checkpoint":
                 log.info("step %d: val L1 %s, checkpoint %s", event["step"], event["val_l1"], event["path"])
             elif kind == "done":
@@ -528,7 +542,7 @@ def evaluate(
     with progress_bar("evaluate") as update:
         result = run_evaluation(paths[:-1], paths[-1], lineart=lineart, options=options, report=report, progress=update)
     if as_json:
-        typer.echo(json.dumps(result, default=str))
+        typer.echo(dumps(result))
         return
     rows = format_table(result)
     if as_csv:
@@ -559,7 +573,7 @@ def models_list(cache_dir: CacheDirOpt = None, as_json: JsonOpt = False) -> None
 
     rows = cached_models(cache_dir)
     if as_json:
-        typer.echo(json.dumps({"cache_dir": str(cache_dir or default_cache_dir()), "models": rows}))
+        typer.echo(dumps({"cache_dir": str(cache_dir or default_cache_dir()), "models": rows}))
         return
     for row in rows:
         config = row.get("config")
@@ -625,7 +639,7 @@ def demo(
         if not state.quiet:
             err_console.print(f"[cyan]demo:[/] {message}", markup=True)
 
-    with progress_bar("train") as update:
+    with progress_bar("train", unit="steps") as update:
         summary = run_demo(output, overwrite=overwrite, steps=steps, device=device, step=step, progress=update)
     emit(summary, as_json, "\n".join(f"{key}: {value}" for key, value in summary.items()))
 

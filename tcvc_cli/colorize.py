@@ -36,7 +36,7 @@ import torch.nn.functional as F
 
 from . import media
 from .checkpoint import LoadedModel
-from .errors import InputError, OutputError, UsageError
+from .errors import InputError, Interrupted, OutputError, UsageError
 from .lineart import extract as lineart_of, to_grey
 from .runtime import prepare_for_inference, select_device
 from .shots import CutDetector
@@ -220,6 +220,13 @@ class ResumableOutput:
             return None
 
     def write(self, frame: np.ndarray) -> None:
+        try:
+            self._write(frame)
+        except OSError as exc:  # a full disk, a vanished network share
+            raise OutputError(f"{self.final}: cannot write frame {self.count} ({exc.strerror or exc})",
+                              hint="free space or fix the output location, then run again with --resume") from None
+
+    def _write(self, frame: np.ndarray) -> None:
         if self.is_video:
             if self._writer is None:
                 name = f"seg-{len(self.segments):05d}.mp4"
@@ -332,13 +339,15 @@ class _Stage(threading.Thread):
 _END = object()
 
 
-def _put(q: queue.Queue, item: Any, stop: threading.Event) -> None:
+def _put(q: queue.Queue, item: Any, stop: threading.Event, consumer: _Stage | None = None) -> None:
+    """Put, waiting while the queue is full; re-raises the consumer thread's failure."""
     while not stop.is_set():
         try:
             q.put(item, timeout=0.1)
             return
         except queue.Full:
-            continue
+            if consumer is not None and consumer.error is not None:
+                raise consumer.error from None
 
 
 def _get(q: queue.Queue, stop: threading.Event, producer: _Stage | None = None) -> Any:
@@ -371,6 +380,8 @@ class Colorizer:
 
     # -- one frame through the network
     def _to_tensor(self, image: np.ndarray) -> torch.Tensor:
+        if not image.flags.writeable:  # frames straight from the decoder's buffer
+            image = image.copy()
         tensor = torch.from_numpy(image).to(self.device, non_blocking=True)
         tensor = tensor.permute(2, 0, 1).unsqueeze(0) if tensor.dim() == 3 else tensor[None, None]
         return tensor.to(self.dtype) / 255.0
@@ -422,6 +433,10 @@ class Colorizer:
             try:
                 self._run(source, out, seed_work, keyframe_paths, (work_w, work_h), result, progress)
                 out.commit()
+            except KeyboardInterrupt:
+                out.abort()
+                raise Interrupted(f"{output}: stopped; {out.done} of {info.frame_count} frames are saved for --resume",
+                                  hint="run the same command with --resume to continue where it stopped") from None
             except BaseException:
                 out.abort()
                 raise
@@ -438,7 +453,6 @@ class Colorizer:
         stop = threading.Event()
         prepared_q: queue.Queue = queue.Queue(maxsize=4)
         output_q: queue.Queue = queue.Queue(maxsize=4)
-        checked_colour = [False]
 
         def read() -> None:
             previous_edges = out.previous_edges
@@ -447,10 +461,8 @@ class Colorizer:
                     return
                 if index < start:
                     continue  # already in completed segments
-                if not checked_colour[0] and not self.options.from_color:
-                    checked_colour[0] = True
-                    if frame.ndim == 3 and _looks_coloured(frame):
-                        log.warning("%s looks like colour footage; pass --from-color to derive line art from it", info.path)
+                if index == start and frame.ndim == 3 and not self.options.from_color and _looks_coloured(frame):
+                    log.warning("%s looks like colour footage; pass --from-color to derive line art from it", info.path)
                 line_full = self._line_of(frame)
                 line_work = media.resize(line_full, work, cv2.INTER_AREA)
                 edges = detector.edges(line_work, self.is_lineart) if self.options.scene_detect else None
@@ -505,14 +517,14 @@ class Colorizer:
                 else:
                     predicted = self._forward(self._to_tensor(item.line_work), condition)
                 colour = predicted[0].permute(1, 2, 0).float().cpu().numpy()
-                _put(output_q, (item.index, colour, item.line_full, keyframe), stop)
+                _put(output_q, (item.index, colour, item.line_full, keyframe), stop, writer)
                 condition = predicted
                 last_edges = item.edges
                 done = item.index + 1
                 if done % self.options.segment_frames == 0 or done == total:
                     state = condition.float().cpu().numpy() if self.options.feedback else None
-                    _put(output_q, ("checkpoint", state, last_edges), stop)
-            _put(output_q, _END, stop)
+                    _put(output_q, ("checkpoint", state, last_edges), stop, writer)
+            _put(output_q, _END, stop, writer)
             writer.join()
             if writer.error is not None:
                 raise writer.error

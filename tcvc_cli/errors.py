@@ -80,6 +80,12 @@ class TrainingError(TcvcError):
     exit_code = EXIT_TRAINING
 
 
+class Interrupted(TcvcError):
+    """Ctrl-C, after the work that can be kept was saved."""
+
+    exit_code = EXIT_INTERRUPTED
+
+
 class SomeInputsFailed(TcvcError):
     """Several inputs were processed and at least one failed; the others completed."""
 

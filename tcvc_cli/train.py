@@ -34,7 +34,7 @@ from . import media
 from .checkpoint import save_generator
 from .config import ModelConfig, model_preset
 from .data import EpochBatches, SequenceDataset, load_clips, split_clips
-from .errors import TrainingError, UsageError
+from .errors import Interrupted, TrainingError, UsageError
 from .lineart import LineartParams
 from .losses import adversarial_loss, content_loss, load_vgg, style_loss
 from .networks import PatchDiscriminator, define_generator
@@ -222,6 +222,11 @@ def _digest(model: nn.Module) -> str:
     return digest.hexdigest()
 
 
+def _ignore_interrupts(worker_id: int) -> None:
+    """Ctrl-C is for the main process, which stops cleanly; workers must not die of it first."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 class _StopFlag:
     """First Ctrl-C asks the loop to stop after the current step; a second one interrupts at once."""
 
@@ -242,10 +247,6 @@ class _StopFlag:
     def __exit__(self, *exc: Any) -> None:
         if self._previous is not None:
             signal.signal(signal.SIGINT, self._previous)
-
-
-class Interrupted(TrainingError):
-    exit_code = 130
 
 
 # --------------------------------------------------------------------------- training
@@ -329,7 +330,8 @@ class Trainer:
                                     self.dist.world, config.seed)
         # One loader for the whole run: its worker processes stay up from epoch to epoch.
         self.loader = DataLoader(self.train_set, batch_sampler=self.sampler, num_workers=config.workers,
-                                 pin_memory=self.cuda, persistent_workers=config.workers > 0)
+                                 pin_memory=self.cuda, persistent_workers=config.workers > 0,
+                                 worker_init_fn=_ignore_interrupts if config.workers > 0 else None)
 
     def _batches(self, epoch: int, skip: int) -> Iterator[dict[str, torch.Tensor]]:
         """The epoch's batches for this rank, in a fixed order, starting after `skip` of them."""

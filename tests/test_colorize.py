@@ -12,7 +12,7 @@ from tcvc_cli import media
 from tcvc_cli.checkpoint import LoadedModel, load_generator
 from tcvc_cli.colorize import ColorizeOptions, Colorizer, compose, work_dimensions
 from tcvc_cli.config import model_preset
-from tcvc_cli.errors import InputError, OutputError
+from tcvc_cli.errors import InputError, Interrupted, OutputError
 
 
 class RecordingGenerator(nn.Module):
@@ -134,7 +134,7 @@ def test_resume_after_interruption_gives_the_same_frames(tiny_checkpoint, cut_cl
         if done == 13:
             raise KeyboardInterrupt
 
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(Interrupted, match="10 of 24 frames are saved"):
         Colorizer(load_generator(tiny_checkpoint), options).colorize(cut_clip[0], target, encode=encode, progress=stop_at_13)
     assert not target.exists()
     result = Colorizer(load_generator(tiny_checkpoint), options).colorize(cut_clip[0], target, encode=encode, resume=True)
@@ -205,3 +205,21 @@ def test_existing_output_is_refused_without_overwrite(cut_clip, tmp_path):
     with pytest.raises(OutputError):
         colorizer.colorize(cut_clip[0], target)
     assert target.read_bytes() == b"keep"
+
+
+def test_a_full_disk_stops_with_an_output_error_and_keeps_finished_segments(cut_clip, tmp_path, monkeypatch):
+    real_write = media.write_image
+    written = []
+
+    def disk_fills_up(path, image):
+        if len(written) == 7:
+            raise OSError(28, "No space left on device")
+        written.append(path)
+        real_write(path, image)
+
+    monkeypatch.setattr(media, "write_image", disk_fills_up)
+    colorizer, _ = recording_colorizer(segment_frames=5)
+    with pytest.raises(OutputError, match="No space left on device"):
+        colorizer.colorize(cut_clip[0], tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    assert (tmp_path / ".out.tcvc-partial" / "manifest.json").is_file()  # 5 frames kept for --resume

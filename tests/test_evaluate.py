@@ -139,3 +139,9 @@ def test_cli_outputs_json_csv_and_a_report_on_videos(cli, clips, tmp_path):
 def test_cli_mismatch_is_an_input_error(cli, clips):
     result = cli("evaluate", clips["short"], clips["gt"], "--inception-weights", "off")
     assert result.exit_code == EXIT_INPUT and "7 frames" in result.stderr
+
+
+def test_json_output_is_strict_json_with_inf_as_a_string(cli, clips):
+    result = cli("evaluate", clips["same"], clips["gt"], "--inception-weights", "off", "--json")
+    summary = json.loads(result.stdout, parse_constant=lambda name: pytest.fail(f"non-standard JSON constant {name}"))
+    assert summary["predictions"][0]["psnr"] == "inf"

@@ -303,3 +303,25 @@ def test_demo_runs_end_to_end(tmp_path):
     assert media.probe(Path(summary["result_video"])).audio_codecs == ("aac",)
     assert media.read_image(Path(summary["side_by_side"])).shape[1] == 3 * 192
     assert 0 < summary["psnr"] < 100
+
+
+def test_ctrl_c_saves_a_checkpoint_and_exits_130(data_dir, tmp_path):
+    import signal
+    import time
+
+    run_dir = tmp_path / "run"
+    command = [sys.executable, "-m", "tcvc_cli", "train", str(data_dir), "-o", str(run_dir), "--preset", "tiny",
+               "--vgg-weights", "random", "--lambda-style", "0", "--lambda-content", "0", "--max-steps", "100000",
+               "--workers", "1", "--no-epoch-checkpoints", "--device", "cpu"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    metrics = run_dir / "metrics.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and (not metrics.exists() or '"type": "step"' not in metrics.read_text()):
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr[-1500:]
+    assert "--resume" in stderr and "Traceback" not in stderr
+    checkpoints = list((run_dir / "checkpoints").glob("step-*.pt"))
+    assert len(checkpoints) == 1
+    assert (run_dir / "generator-latest.safetensors").is_file()
