@@ -97,6 +97,8 @@ def evaluate(predictions: list[Path], truth: Path, *, lineart: Path | None = Non
                 raise InputError(f"{path} is {source.info.width}x{source.info.height} but the ground truth {truth} is "
                                  f"{gt_info.width}x{gt_info.height}", hint="pass --resize-pred to resize predictions to the ground truth")
 
+        if line_source is not None and line_source.info.frame_count != gt_info.frame_count:
+            raise InputError(f"{lineart} has {line_source.info.frame_count} frames but the ground truth {truth} has {gt_info.frame_count}")
         device = select_device(options.device)
         fid_net = _fid(options, device)
         tracks = [_Track(name) for name in names]
