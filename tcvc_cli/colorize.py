@@ -418,7 +418,9 @@ class Colorizer:
             info = source.info
             work_size = self.options.work_size if self.options.work_size is not None else self.config.image_size
             work_w, work_h = work_dimensions(info.width, info.height, work_size or None)
-            seed_work = load_reference(seed_frame, (work_w, work_h), "seed frame") if seed_frame else None
+            # Warn about a seed whose size differs from the video's; the step down to the work size is expected.
+            seed_work = (media.resize(load_reference(seed_frame, (info.width, info.height), "seed frame"), (work_w, work_h),
+                                      cv2.INTER_AREA) if seed_frame else None)
             keyframe_paths = find_keyframes(keyframes, info.frame_count) if keyframes else {}
             fingerprint = {
                 "input": str(source_path.resolve()), "frames": info.frame_count, "size": [info.width, info.height],
