@@ -15,18 +15,15 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from tcvc_cli.sample import render_clip, write_clip  # noqa: E402
-from tcvc_cli.train import Trainer, train_preset  # noqa: E402
+from tcvc_cli.sample import render_clip, write_clip
+from tcvc_cli.train import Trainer, train_preset
 
 PAPER_SAMPLES = 84_000 * 35
 

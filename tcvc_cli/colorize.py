@@ -168,11 +168,10 @@ class ResumableOutput:
     """
 
     def __init__(self, final: Path, like: media.SourceInfo, *, fingerprint: dict, resume: bool, overwrite: bool,
-                 encode: media.EncodeOptions, segment_frames: int):
+                 encode: media.EncodeOptions):
         self.final = Path(final)
         self.like = like
         self.encode = encode
-        self.segment_frames = segment_frames
         self.is_video = media.is_video_path(self.final)
         if self.is_video and self.final.suffix.lower() not in media.WRITABLE_VIDEO_EXTENSIONS:
             raise UsageError(f"{final}: cannot write {self.final.suffix} videos",
@@ -428,8 +427,7 @@ class Colorizer:
                 "seed": _file_digest(seed_frame), "keyframes": {str(i): _file_digest(p) for i, p in sorted(keyframe_paths.items())},
                 "encode": asdict(encode), "half": self.half,
             }
-            out = ResumableOutput(output, info, fingerprint=fingerprint, resume=resume, overwrite=overwrite, encode=encode,
-                                  segment_frames=self.options.segment_frames)
+            out = ResumableOutput(output, info, fingerprint=fingerprint, resume=resume, overwrite=overwrite, encode=encode)
             result = ColorizeResult(input=str(source_path), output=str(output), frames=info.frame_count,
                                     work_size=(work_w, work_h), resumed_from=out.done, device=str(self.device))
             try:

@@ -35,7 +35,6 @@ from .checkpoint import save_generator
 from .config import ModelConfig, model_preset
 from .data import EpochBatches, SequenceDataset, load_clips, split_clips
 from .errors import Interrupted, TrainingError, UsageError
-from .lineart import LineartParams
 from .losses import adversarial_loss, content_loss, load_vgg, style_loss
 from .networks import PatchDiscriminator, define_generator
 
