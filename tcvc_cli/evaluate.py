@@ -24,6 +24,7 @@ from . import media
 from .errors import InputError, UsageError
 from .metrics import (FidFeatures, FidUnavailable, FlowField, colour_histograms, cdc, fid_network, frechet_distance,
                       mse, psnr_from_mse, ssim, tof, warping_error)
+from .lineart import to_grey
 from .runtime import select_device
 from .shots import CutDetector
 
@@ -117,7 +118,7 @@ def evaluate(predictions: list[Path], truth: Path, *, lineart: Path | None = Non
         for index, gt in enumerate(gt_source):
             preds = [media.resize(next(it), size) for it in iterators]
             line = next(line_iter) if line_iter else None
-            edges = detector.edges(_grey(gt), is_lineart=False)
+            edges = detector.edges(to_grey(gt), is_lineart=False)
             cut = options.scene_detect and index > 0 and detector.is_cut(previous_edges, edges)
             shot_ids.append((shot_ids[-1] + (1 if cut else 0)) if shot_ids else 0)
             previous_edges = edges
@@ -162,12 +163,6 @@ def evaluate(predictions: list[Path], truth: Path, *, lineart: Path | None = Non
         write_report(report, result, tracks)
         result["report"] = str(report)
     return result
-
-
-def _grey(frame: np.ndarray) -> np.ndarray:
-    import cv2
-
-    return cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
 
 
 def _unique_names(paths: list[Path]) -> list[str]:
@@ -266,7 +261,7 @@ def _contact_sheet(track: _Track) -> np.ndarray:
 
     rows = []
     for error, index, pred, gt, line in sorted(track.worst, key=lambda e: -e[0]):
-        parts = ([cv2.cvtColor(line if line.ndim == 2 else _grey(line), cv2.COLOR_GRAY2RGB)] if line is not None else []) + [pred, gt]
+        parts = ([cv2.cvtColor(line if line.ndim == 2 else to_grey(line), cv2.COLOR_GRAY2RGB)] if line is not None else []) + [pred, gt]
         row = np.concatenate([media.resize(p, (gt.shape[1], gt.shape[0])) for p in parts], 1)
         label = f"frame {index}  PSNR {psnr_from_mse(error):.2f} dB"
         cv2.putText(row, label, (4, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 2, cv2.LINE_AA)

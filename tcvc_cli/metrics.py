@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from .errors import InputError
+from .lineart import to_grey
 
 log = logging.getLogger("tcvc")
 
@@ -55,11 +56,7 @@ class FlowField:
 
     def __call__(self, first: np.ndarray, second: np.ndarray) -> np.ndarray:
         """Flow (H, W, 2) such that first(x) ~ second(x + flow(x))."""
-        return self._dis.calc(_grey(first), _grey(second), None)
-
-
-def _grey(frame: np.ndarray) -> np.ndarray:
-    return frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+        return self._dis.calc(to_grey(first), to_grey(second), None)
 
 
 def warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:

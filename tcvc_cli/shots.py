@@ -11,6 +11,7 @@ colour, which the input does not have.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import cv2
 import numpy as np
@@ -20,7 +21,7 @@ DEFAULT_THRESHOLD = 0.5
 
 @dataclass(frozen=True)
 class CutDetector:
-    """Stateful-free ECR between two edge maps; `radius` is the motion tolerance in pixels."""
+    """ECR between two edge maps; `radius` is the motion tolerance in pixels."""
 
     threshold: float = DEFAULT_THRESHOLD
     radius: int = 2
@@ -31,8 +32,12 @@ class CutDetector:
             return line_or_grey < 128
         return cv2.Canny(cv2.GaussianBlur(line_or_grey, (0, 0), 1.0), 50, 150) > 0
 
+    @cached_property
+    def _kernel(self) -> np.ndarray:
+        return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * self.radius + 1, 2 * self.radius + 1))
+
     def ratio(self, previous_edges: np.ndarray, edges: np.ndarray) -> float:
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * self.radius + 1, 2 * self.radius + 1))
+        kernel = self._kernel
         count_prev, count_now = int(previous_edges.sum()), int(edges.sum())
         if count_prev == 0 and count_now == 0:
             return 0.0

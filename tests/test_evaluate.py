@@ -70,9 +70,14 @@ def test_colour_jitter_raises_temporal_metrics_but_a_constant_shift_does_not(cli
     assert shift["psnr"] < 60  # the frames do differ
 
 
-def test_pairs_across_a_cut_are_skipped(clips):
-    result = evaluate([clips["noisy"]], clips["gt"], options=OFF, report=None)
+def test_pairs_across_a_cut_are_skipped(clips, tmp_path):
+    result = evaluate([clips["noisy"]], clips["gt"], options=OFF, report=tmp_path / "report")
     assert result["cuts"] == [6]
+    rows = {int(r.split(",")[1]): r.split(",") for r in (tmp_path / "report" / "per_frame.csv").read_text().splitlines()[1:]}
+    assert rows[6][6] == "" and rows[6][7] == ""  # no warping error or tOF between frames 5 and 6
+    assert rows[5][6] != "" and rows[7][6] != ""
+    without = evaluate([clips["noisy"]], clips["gt"], options=EvaluateOptions(fid="off", scene_detect=False))
+    assert without["cuts"] == []
 
 
 def test_fid_with_random_network_is_zero_for_itself_and_grows_with_noise(clips):
