@@ -134,7 +134,10 @@ def infer_config(state: dict, path: Path) -> ModelConfig:
         raise ModelError(f"{path}: a legacy checkpoint without a config, and not a tcvc residual generator")
     blocks = {int(m.group(1)) for key in state if (m := re.match(r"model\.(\d+)\.body\.", key))}
     downs = sum(1 for key, v in state.items() if re.fullmatch(r"model\.\d+\.weight", key) and v.dim() == 4 and v.shape[-1] == 4) // 2
-    return ModelConfig(ngf=first.shape[0], n_blocks=len(blocks), n_downsampling=max(downs, 1), use_previous=first.shape[1] == 4)
+    last = state.get(max((k for k in state if re.fullmatch(r"model\.\d+\.weight", k)), key=lambda k: int(k.split(".")[1])))
+    gated = isinstance(last, torch.Tensor) and last.dim() == 4 and last.shape[0] == 4
+    return ModelConfig(ngf=first.shape[0], n_blocks=len(blocks), n_downsampling=max(downs, 1), use_previous=first.shape[1] == 4,
+                       copy_gate=gated)
 
 
 def build_generator(state: dict[str, torch.Tensor], config: ModelConfig, path: Path) -> nn.Module:

@@ -443,6 +443,8 @@ def train(
     mixed_ramp: Annotated[Optional[float], typer.Option("--mixed-ramp", help="Share of training over which 'mixed' ramps to always-generated.")] = None,
     degrade: Annotated[Optional[float], typer.Option(help="Chance of blurring/noising/colour-shifting/warping the previous frame.")] = None,
     copy_gate: Annotated[Optional[bool], typer.Option("--copy-gate/--no-copy-gate", help="Let G copy the previous frame per pixel through a learned gate.")] = None,
+    prev_gap: Annotated[Optional[int], typer.Option("--prev-gap", help="The condition's true frame lies 1 to N frames back, so G learns to drop content that moved away.")] = None,
+    lambda_gate: Annotated[Optional[float], typer.Option("--lambda-gate", help="Weight of the loss that teaches the copy gate where copying is right.")] = None,
     epoch_checkpoints: Annotated[bool, typer.Option("--epoch-checkpoints/--no-epoch-checkpoints", help="Also checkpoint at every epoch's end.")] = True,
     seed: Annotated[Optional[int], typer.Option(help="Random seed.")] = None,
     deterministic: Annotated[bool, typer.Option(help="Deterministic algorithms (slower; exact resume on GPU).")] = False,
@@ -485,7 +487,7 @@ def train(
             sample_every=sample_every, keep=keep, seed=seed, deterministic=deterministic or None, workers=workers,
             amp=amp, vgg_weights=vgg_weights, data_dir=str(data.resolve()), prev_source=prev_source, unroll=unroll,
             unroll_grad=unroll_grad or None, mixed_ramp=mixed_ramp, degrade=degrade, copy_gate=copy_gate,
-            checkpoint_epochs=epoch_checkpoints,
+            lambda_gate=lambda_gate, prev_gap=prev_gap, checkpoint_epochs=epoch_checkpoints,
             lineart_dir=str(lineart_dir.resolve()) if lineart_dir else None,
         )
         target = run_dir or Path("runs") / _time.strftime("tcvc-%Y%m%d-%H%M%S")
@@ -627,7 +629,7 @@ def models_verify(reference: Annotated[str, typer.Argument(help="hf:ORG/REPO[/FI
 @reports_errors
 def demo(
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the demo's results.")] = Path("demo-output"),
-    steps: Annotated[int, typer.Option(help="Training steps (about a minute on a 2-core CPU).", min=1)] = 1200,
+    steps: Annotated[int, typer.Option(help="Training steps (about two minutes on a 2-core CPU).", min=1)] = 3000,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "cpu",
     overwrite: OverwriteOpt = False,
     as_json: JsonOpt = False,

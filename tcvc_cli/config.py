@@ -64,11 +64,11 @@ class ModelConfig:
 
 MODEL_PRESETS: dict[str, ModelConfig] = {
     # The paper: 2 downsamplings, 8 residual blocks at 256 channels, trained at 256x256.
-    "paper": ModelConfig(),
+    "paper": ModelConfig(copy_gate=True),
     # CPU-friendly: a quarter of the paper's width, 6 blocks, 128 px.
-    "small": ModelConfig(ngf=16, n_blocks=6, image_size=128),
+    "small": ModelConfig(ngf=16, n_blocks=6, copy_gate=True, image_size=128),
     # For tests and the demo: tiny and fast.
-    "tiny": ModelConfig(ngf=8, n_blocks=2, image_size=64),
+    "tiny": ModelConfig(ngf=8, n_blocks=2, copy_gate=True, image_size=64),
     # The paper's baseline: pix2pix U-Net (unet_256) on line art alone.
     "pix2pix": ModelConfig(arch="unet", use_previous=False, ngf=64, unet_downs=8, image_size=256),
 }

@@ -180,18 +180,24 @@ class SequenceDataset(Dataset):
     (`history_lines`), which of them belong to t's shot (`history_valid`), and the condition
     of the first of them (`history_start`: the true frame before it, or blank at a shot start).
 
-    Randomness (crop position, blank previous) comes from a generator seeded by the sample
+    With `max_gap=G > 1` (training only), the true frame the condition comes from is 1 to G
+    frames before where it belongs (uniformly, never before the shot start): content has
+    moved further than between neighbours, as it has when a fed-back frame left something
+    behind, and the generator must learn not to carry it over.
+
+    Randomness (crop position, blank previous, gap) comes from a generator seeded by the sample
     index and the epoch, so a resumed run sees exactly the samples an uninterrupted one would.
     """
 
     def __init__(self, clips: list[Clip], crop: int, blank_probability: float = 0.5, train: bool = True, seed: int = 0,
-                 history: int = 0):
+                 history: int = 0, max_gap: int = 1):
         self.clips = clips
         self.crop = crop
         self.blank_probability = blank_probability
         self.train = train
         self.seed = seed
         self.history = history
+        self.max_gap = max_gap if train else 1
         self.epoch = 0
         self.index = [(c, f) for c, clip in enumerate(clips) for f in range(len(clip))]
         # index of the shot each frame belongs to starts at
@@ -232,16 +238,18 @@ class SequenceDataset(Dataset):
 
         has_previous = not clip.shot_start[frame]
         blank = not has_previous or (self.train and rng.random() < self.blank_probability)
+        gap = int(rng.integers(1, self.max_gap + 1)) if self.max_gap > 1 else 1
+        shot = int(self.shot_starts[clip_index][frame])
         target = colour(frame)
-        sample = {"line": line(frame), "previous": torch.zeros_like(target) if blank else colour(frame - 1),
+        sample = {"line": line(frame), "previous": torch.zeros_like(target) if blank else colour(max(frame - gap, shot)),
                   "target": target, "blank": torch.tensor(blank), "clip": torch.tensor(clip_index), "frame": torch.tensor(frame)}
         if self.history:
-            shot = int(self.shot_starts[clip_index][frame])
             first = frame - self.history
             frames = range(first, frame)
             sample["history_lines"] = torch.stack([line(max(f, 0)) for f in frames])
             sample["history_valid"] = torch.tensor([f >= shot and not blank for f in frames])
-            sample["history_start"] = colour(first - 1) if first - 1 >= shot and not blank else torch.zeros_like(target)
+            start = max(first - gap, shot)
+            sample["history_start"] = colour(start) if first - 1 >= shot and not blank else torch.zeros_like(target)
         return sample
 
 

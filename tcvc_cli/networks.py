@@ -63,14 +63,18 @@ class ResnetGenerator(nn.Module):
             last.gate_bias = GATE_BIAS  # read by the trainer's initialisation
         self.use_previous = config.use_previous
 
-    def forward(self, line: torch.Tensor, previous: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, line: torch.Tensor, previous: torch.Tensor | None = None, *,
+                with_gate: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The colour frame; with `with_gate` (copy-gate models) also the gate's logits and the painted colours."""
         x = torch.cat([line, previous], 1) if self.use_previous else line
         out = self.model(x)
         colour = (torch.tanh(out[:, :3]) + 1) / 2
         if not self.copy_gate:
             return colour
-        gate = torch.sigmoid(out[:, 3:4])
-        return gate * previous + (1 - gate) * colour
+        logit = out[:, 3:4]
+        gate = torch.sigmoid(logit)
+        blended = gate * previous + (1 - gate) * colour
+        return (blended, logit, colour) if with_gate else blended
 
 
 class _UnetBlock(nn.Module):

@@ -85,6 +85,12 @@ class TrainConfig:
     unroll_grad: bool = False  # backpropagate through the unrolled frames (costs memory and time)
     mixed_ramp: float = 0.5
     degrade: float = 0.5  # chance that a previous frame is blurred, noised, colour-shifted and warped
+    # The true frame a condition starts from lies 1 to prev_gap frames back (docs/feedback.md).
+    prev_gap: int = 4
+    # Copy-gate models: weight of the loss that teaches the gate where copying the condition is
+    # right (closer to the target than painting, or within gate_tolerance of it) and where not.
+    lambda_gate: float = 1.0
+    gate_tolerance: float = 0.02
 
     def __post_init__(self) -> None:
         if isinstance(self.model, dict):
@@ -93,7 +99,8 @@ class TrainConfig:
                   "blank_probability": 0 <= self.blank_probability <= 1, "keep": self.keep >= 1,
                   "val_fraction": 0 <= self.val_fraction < 1, "checkpoint_every": self.checkpoint_every >= 1,
                   "max_steps": self.max_steps is None or self.max_steps >= 1, "unroll": self.unroll >= 1,
-                  "degrade": 0 <= self.degrade <= 1, "mixed_ramp": 0 < self.mixed_ramp <= 1}
+                  "degrade": 0 <= self.degrade <= 1, "mixed_ramp": 0 < self.mixed_ramp <= 1,
+                  "lambda_gate": self.lambda_gate >= 0, "prev_gap": self.prev_gap >= 1, "gate_tolerance": 0 <= self.gate_tolerance <= 1}
         if self.prev_source not in PREV_SOURCES:
             raise UsageError(f"unknown --prev-source {self.prev_source!r}", hint=f"one of {', '.join(PREV_SOURCES)}")
         bad = [name for name, ok in checks.items() if not ok]
@@ -287,6 +294,7 @@ class Trainer:
         if self.cuda:
             self.generator = self.generator.to(memory_format=torch.channels_last)
             self.discriminator = self.discriminator.to(memory_format=torch.channels_last)
+        self.gated = getattr(self.generator, "copy_gate", False)
         self.vgg = load_vgg(config.vgg_weights).to(self.device) if config.uses_vgg else None
         self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=config.lr_g, betas=(config.beta1, config.beta2))
         self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=config.lr_d, betas=(config.beta1, config.beta2))
@@ -316,7 +324,8 @@ class Trainer:
             if min(clip.colour.shape[1:3]) < crop:
                 raise TrainingError(f"{clip.name}: frames smaller than the training size {crop}")
         history = config.unroll if config.prev_source != "gt" and config.model.use_previous else 0
-        self.train_set = SequenceDataset(train_clips, crop, config.blank_probability, train=True, seed=config.seed, history=history)
+        self.train_set = SequenceDataset(train_clips, crop, config.blank_probability, train=True, seed=config.seed, history=history,
+                                         max_gap=config.prev_gap if config.model.use_previous else 1)
         self.val_set = SequenceDataset(val_clips, crop, train=False, seed=config.seed) if val_clips else None
         self.steps_per_epoch = len(self.train_set) // self.dist.world // self.batch_per_rank
         if self.steps_per_epoch == 0:
@@ -385,7 +394,10 @@ class Trainer:
         if self.cuda:
             line, previous, target = (t.contiguous(memory_format=torch.channels_last) for t in (line, previous, target))
         with autocast:
-            fake = self.g_train(line, previous)
+            if self.gated:
+                fake, gate_logit, painted = self.g_train(line, previous, with_gate=True)
+            else:
+                fake, gate_logit, painted = self.g_train(line, previous), None, None
             # discriminator
             real_logits = self.d_train(line, previous, target)
             fake_logits = self.d_train(line, previous, fake.detach())
@@ -403,14 +415,23 @@ class Trainer:
                     content = content_loss(fake_features, real_features)
                 if config.lambda_style > 0:
                     style = style_loss(fake_features, real_features)
-            loss_g = config.lambda_adv * adv + config.lambda_l1 * l1 + config.content_weight * content + config.lambda_style * style
+            gate = paint = torch.zeros((), device=self.device)
+            if gate_logit is not None:
+                # The painting must stand on its own where the gate shuts, so it learns
+                # everywhere, not only where the gate already lets it through.
+                paint = F.l1_loss(painted.float(), target.float())
+                if config.lambda_gate > 0:
+                    gate = gate_loss(gate_logit, previous, painted, target, config.gate_tolerance)
+            loss_g = (config.lambda_adv * adv + config.lambda_l1 * (l1 + paint) + config.content_weight * content
+                      + config.lambda_style * style + config.lambda_gate * gate)
         self.opt_g.zero_grad(set_to_none=True)
         self.scaler.scale(loss_g).backward()
         self.scaler.step(self.opt_g)
         self.scaler.update()
         self._last = {"line": line, "previous": previous, "fake": fake.detach(), "target": target}
         return {"loss_g": loss_g.item(), "loss_d": loss_d.item(), "adv": adv.item(), "l1": l1.item(),
-                "content": content.item(), "style": style.item()}
+                "content": content.item(), "style": style.item(), "gate": gate.item(),
+                "paint": paint.item()}
 
     @torch.no_grad()
     def validate(self) -> float | None:
@@ -563,6 +584,18 @@ class Trainer:
                 self._write_sample(step)
             plot_losses(self.run_dir)
         yield {"type": "checkpoint", "step": step, "path": str(path), "val_l1": val, "best_val_l1": best}
+
+
+def gate_loss(logit: torch.Tensor, previous: torch.Tensor, painted: torch.Tensor, target: torch.Tensor,
+              tolerance: float) -> torch.Tensor:
+    """Teach the copy gate directly, per pixel: open where copying the condition is at least as
+    close to the target as the generator's painting (or within `tolerance` of it), shut
+    elsewhere (moved content, a blank condition). Labelling against the painting keeps the
+    gate honest while the painting is still poor early in training."""
+    copy_error = (previous.float() - target.float()).abs().mean(1, keepdim=True)
+    paint_error = (painted.detach().float() - target.float()).abs().mean(1, keepdim=True)
+    copy_is_right = ((copy_error <= paint_error) | (copy_error <= tolerance)).float()
+    return F.binary_cross_entropy_with_logits(logit.float(), copy_is_right)
 
 
 def degrade(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:

@@ -96,6 +96,14 @@ def test_legacy_pth_is_read_weights_only(tmp_path):
         load_generator(tmp_path / "evil.pth")
 
 
+@pytest.mark.parametrize("gated", [True, False])
+def test_legacy_weights_without_a_config_are_recognised(tmp_path, gated):
+    config = model_preset("tiny").with_overrides(copy_gate=gated)
+    torch.save(define_generator(config).state_dict(), tmp_path / "bare.pth")
+    loaded = load_generator(tmp_path / "bare.pth").config
+    assert (loaded.ngf, loaded.n_blocks, loaded.copy_gate) == (config.ngf, config.n_blocks, gated)
+
+
 @pytest.mark.parametrize("text,repo,file,rev", [
     ("hf:studio/tcvc", "studio/tcvc", "model.safetensors", None),
     ("hf:studio/tcvc/v2/gen.safetensors@main", "studio/tcvc", "v2/gen.safetensors", "main"),

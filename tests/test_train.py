@@ -219,7 +219,7 @@ def test_two_process_distributed_training_keeps_ranks_identical(data_dir, tmp_pa
 def built_trainer(data_dir, tmp_path, **options):
     from tcvc_cli.train import Trainer
 
-    config = train_preset("tiny", data_dir=str(data_dir), blank_probability=0.0, **{**FAST, **options})
+    config = train_preset("tiny", data_dir=str(data_dir), **{"blank_probability": 0.0, **FAST, **options})
     trainer = Trainer(config, tmp_path / "run", device="cpu")
     trainer._seed()
     trainer._data()
@@ -265,6 +265,27 @@ def test_history_starts_from_the_true_frame_and_stops_at_the_shot_start(tmp_path
     assert torch.count_nonzero(near["history_start"]) == 0
 
 
+def test_prev_gap_conditions_on_frames_further_back_within_the_shot(tmp_path):
+    make_data(tmp_path / "d", clips=1, frames=16, size=(64, 64), cut_at=8)
+    clips = load_clips(tmp_path / "d", tmp_path / "cache", 64, LineartParams())
+    colour = [torch.from_numpy(np.array(f)).permute(2, 0, 1).float() / 255 for f in clips[0].colour]
+
+    def source_of(sample):
+        return next(i for i, frame in enumerate(colour) if torch.equal(frame, sample["previous"]))
+
+    def gaps(max_gap, frame):
+        dataset = SequenceDataset(clips, 64, blank_probability=0.0, train=True, max_gap=max_gap)
+        found = set()
+        for epoch in range(40):
+            dataset.set_epoch(epoch)
+            found.add(frame - source_of(dataset[frame]))
+        return found
+
+    assert gaps(1, 14) == {1}
+    assert gaps(4, 14) == {1, 2, 3, 4}
+    assert gaps(4, 9) == {1}  # frame 8 starts the shot: never reach into the one before
+
+
 def test_degrade_changes_previous_frames_but_leaves_blanks_blank(data_dir, tmp_path):
     trainer = built_trainer(data_dir, tmp_path, prev_source="gt", degrade=1.0)
     batch = first_batch(trainer)
@@ -293,6 +314,41 @@ def test_copy_gate_passes_the_previous_frame_through():
         generator.model[-1].bias[3] = 50.0  # gate fully open: copy
     previous = torch.rand(1, 3, 32, 32)
     torch.testing.assert_close(generator(torch.rand(1, 1, 32, 32), previous), previous)
+
+
+def test_gate_loss_opens_the_gate_where_copying_beats_painting():
+    from tcvc_cli.train import gate_loss
+
+    previous = torch.rand(2, 3, 16, 16)
+    target = previous.clone()
+    target[:, :, :, :8] = (target[:, :, :, :8] + 0.5) % 1  # the left half moved: painting it is right
+    target[:, :, :, 8:] += 0.01  # the right half is the condition, give or take a little noise
+    painted = target.clone()
+    painted[:, :, :, 8:] += 0.2  # a poor painting where copying was right
+    copy_right_half = torch.full((2, 1, 16, 16), -8.0)
+    copy_right_half[..., 8:] = 8.0
+    assert gate_loss(copy_right_half, previous, painted, target, tolerance=0.02) < 0.01
+    assert gate_loss(-copy_right_half, previous, painted, target, tolerance=0.02) > 7
+    # a condition a little off is still worth copying where the painting is worse
+    assert gate_loss(copy_right_half, previous + 0.05, painted, target, tolerance=0.02) < 0.01
+
+
+def test_gate_loss_teaches_the_gate(data_dir, tmp_path):
+    from tcvc_cli.train import gate_loss
+
+    def gate_bce_after(steps, lambda_gate):
+        trainer = built_trainer(data_dir, tmp_path / str(lambda_gate), copy_gate=True, prev_source="gt", degrade=0.0,
+                                blank_probability=0.5, lambda_gate=lambda_gate, lambda_adv=0.0, lambda_l1=0.0, lr_g=1e-3)
+        batch = first_batch(trainer)
+        for step in range(steps):
+            trainer._step(batch, step)
+        with torch.no_grad():
+            _, logit, painted = trainer.generator(batch["line"], batch["previous"], with_gate=True)
+        return gate_loss(logit, batch["previous"], painted, batch["target"], trainer.config.gate_tolerance).item()
+
+    untrained = gate_bce_after(0, 1.0)
+    assert gate_bce_after(15, 1.0) < 0.7 * untrained
+    assert gate_bce_after(15, 0.0) == pytest.approx(untrained, rel=1e-6)  # no other loss is on: nothing learns
 
 
 def test_demo_runs_end_to_end(tmp_path):
