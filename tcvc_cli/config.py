@@ -63,7 +63,8 @@ class ModelConfig:
 
 
 MODEL_PRESETS: dict[str, ModelConfig] = {
-    # The paper: 2 downsamplings, 8 residual blocks at 256 channels, trained at 256x256.
+    # The paper: 2 downsamplings, 8 residual blocks at 256 channels, trained at 256x256; with
+    # the copy gate, which the feedback measurements support (docs/feedback.md).
     "paper": ModelConfig(copy_gate=True),
     # CPU-friendly: a quarter of the paper's width, 6 blocks, 128 px.
     "small": ModelConfig(ngf=16, n_blocks=6, copy_gate=True, image_size=128),

@@ -140,6 +140,12 @@ def train_preset(name: str, **overrides: Any) -> TrainConfig:
     base = TrainConfig(**TRAIN_PRESETS[name])
     model_changes = {k: overrides.pop(k) for k in list(overrides) if k in {f.name for f in fields(ModelConfig)}}
     model = base.model.with_overrides(**model_changes)
+    if model.arch == "unet" or not model.use_previous:
+        # the gate copies the previous frame: only the residual generator conditioned on one has it
+        if model_changes.get("copy_gate"):
+            raise UsageError("--copy-gate needs the residual generator conditioned on a previous frame",
+                             hint="drop --copy-gate, --arch unet or --no-previous")
+        model = replace(model, copy_gate=False)
     if model.arch == "unet":
         # the U-Net halves the crop at each level: at most log2(size) levels fit
         model = replace(model, unet_downs=min(model.unet_downs, int(math.log2(model.image_size))))
@@ -589,9 +595,9 @@ class Trainer:
 def gate_loss(logit: torch.Tensor, previous: torch.Tensor, painted: torch.Tensor, target: torch.Tensor,
               tolerance: float) -> torch.Tensor:
     """Teach the copy gate directly, per pixel: open where copying the condition is at least as
-    close to the target as the generator's painting (or within `tolerance` of it), shut
-    elsewhere (moved content, a blank condition). Labelling against the painting keeps the
-    gate honest while the painting is still poor early in training."""
+    close to the target as the generator's painting, or within `tolerance` of the target;
+    shut elsewhere (moved content, a blank condition). The painting has its own L1 loss, so
+    the comparison is against a colorizer that is worth shutting the gate for."""
     copy_error = (previous.float() - target.float()).abs().mean(1, keepdim=True)
     paint_error = (painted.detach().float() - target.float()).abs().mean(1, keepdim=True)
     copy_is_right = ((copy_error <= paint_error) | (copy_error <= tolerance)).float()

@@ -316,6 +316,16 @@ def test_copy_gate_passes_the_previous_frame_through():
     torch.testing.assert_close(generator(torch.rand(1, 1, 32, 32), previous), previous)
 
 
+def test_copy_gate_is_only_built_where_there_is_a_previous_frame():
+    from tcvc_cli.errors import UsageError
+
+    assert train_preset("tiny").model.copy_gate
+    assert not train_preset("tiny", use_previous=False).model.copy_gate
+    assert not train_preset("pix2pix").model.copy_gate
+    with pytest.raises(UsageError, match="copy-gate"):
+        train_preset("tiny", arch="unet", copy_gate=True)
+
+
 def test_gate_loss_opens_the_gate_where_copying_beats_painting():
     from tcvc_cli.train import gate_loss
 
