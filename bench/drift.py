@@ -42,8 +42,9 @@ VARIANTS = {
     "mixed (scheduled)": dict(prev_source="mixed", unroll=2, mixed_ramp=0.5, degrade=0.0, copy_gate=False, prev_gap=1),
     "generated, unroll 2 + degrade + copy gate, no gate loss": dict(prev_source="generated", unroll=2, degrade=0.5,
                                                                     copy_gate=True, lambda_gate=0.0, prev_gap=1),
-    # tcvc's defaults: generated, unroll 2, degrade 0.5, prev_gap 4, copy gate with its gate loss
-    "tcvc default (gated, gap 4)": dict(),
+    "gated, gap 4": dict(prev_gap=4),
+    # tcvc's defaults: generated, unroll 2, degrade 0.5, prev_gap 8, copy gate with its gate loss
+    "tcvc default (gated, gap 8)": dict(),
 }
 
 

@@ -86,7 +86,7 @@ class TrainConfig:
     mixed_ramp: float = 0.5
     degrade: float = 0.5  # chance that a previous frame is blurred, noised, colour-shifted and warped
     # The true frame a condition starts from lies 1 to prev_gap frames back (docs/feedback.md).
-    prev_gap: int = 4
+    prev_gap: int = 8
     # Copy-gate models: weight of the loss that teaches the gate where copying the condition is
     # right (closer to the target than painting, or within gate_tolerance of it) and where not.
     lambda_gate: float = 1.0
