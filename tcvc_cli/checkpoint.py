@@ -133,9 +133,11 @@ def infer_config(state: dict, path: Path) -> ModelConfig:
     if not isinstance(first, torch.Tensor) or first.dim() != 4:
         raise ModelError(f"{path}: a legacy checkpoint without a config, and not a tcvc residual generator")
     blocks = {int(m.group(1)) for key in state if (m := re.match(r"model\.(\d+)\.body\.", key))}
-    downs = sum(1 for key, v in state.items() if re.fullmatch(r"model\.\d+\.weight", key) and v.dim() == 4 and v.shape[-1] == 4) // 2
-    last = state.get(max((k for k in state if re.fullmatch(r"model\.\d+\.weight", k)), key=lambda k: int(k.split(".")[1])))
-    gated = isinstance(last, torch.Tensor) and last.dim() == 4 and last.shape[0] == 4
+    convs = sorted(((int(m.group(1)), v) for key, v in state.items()
+                    if (m := re.fullmatch(r"model\.(\d+)\.weight", key)) and isinstance(v, torch.Tensor) and v.dim() == 4),
+                   key=lambda item: item[0])
+    downs = sum(1 for _, v in convs if v.shape[-1] == 4) // 2
+    gated = convs[-1][1].shape[0] == 4  # the last conv paints RGB, plus the gate in gated generators
     return ModelConfig(ngf=first.shape[0], n_blocks=len(blocks), n_downsampling=max(downs, 1), use_previous=first.shape[1] == 4,
                        copy_gate=gated)
 

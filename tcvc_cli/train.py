@@ -331,7 +331,7 @@ class Trainer:
                 raise TrainingError(f"{clip.name}: frames smaller than the training size {crop}")
         history = config.unroll if config.prev_source != "gt" and config.model.use_previous else 0
         self.train_set = SequenceDataset(train_clips, crop, config.blank_probability, train=True, seed=config.seed, history=history,
-                                         max_gap=config.prev_gap if config.model.use_previous else 1)
+                                         max_gap=config.prev_gap)
         self.val_set = SequenceDataset(val_clips, crop, train=False, seed=config.seed) if val_clips else None
         self.steps_per_epoch = len(self.train_set) // self.dist.world // self.batch_per_rank
         if self.steps_per_epoch == 0:

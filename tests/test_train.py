@@ -361,6 +361,24 @@ def test_gate_loss_teaches_the_gate(data_dir, tmp_path):
     assert gate_bce_after(15, 0.0) == pytest.approx(untrained, rel=1e-6)  # no other loss is on: nothing learns
 
 
+def test_painting_learns_even_where_the_gate_copies(data_dir, tmp_path):
+    trainer = built_trainer(data_dir, tmp_path, copy_gate=True, prev_source="gt", degrade=0.0, lambda_gate=0.0,
+                            lambda_adv=0.0, lr_g=1e-3)
+    with torch.no_grad():
+        trainer.generator.model[-1].bias[3] = 50.0  # gate wide open: the output is the condition alone
+    batch = first_batch(trainer)
+
+    def painting_l1():
+        with torch.no_grad():
+            _, _, painted = trainer.generator(batch["line"], batch["previous"], with_gate=True)
+        return torch.nn.functional.l1_loss(painted, batch["target"]).item()
+
+    before = painting_l1()
+    for step in range(15):
+        trainer._step(batch, step)
+    assert painting_l1() < 0.8 * before
+
+
 def test_demo_runs_end_to_end(tmp_path):
     from tcvc_cli.demo import run_demo
 
