@@ -33,18 +33,23 @@ from common import colour, footage, slug, split, train_model  # noqa: E402
 from tcvc_cli.evaluate import EvaluateOptions, evaluate  # noqa: E402
 from tcvc_cli.sample import write_clip  # noqa: E402
 
-# Earlier configurations pin prev_gap=1 (neighbouring frames only), as they were measured.
+# Earlier configurations pin the settings they were measured with (prev_gap=1: neighbouring
+# frames only; no temporal loss).
 VARIANTS = {
-    "teacher forcing (paper)": dict(prev_source="gt", degrade=0.0, copy_gate=False, prev_gap=1),
-    "teacher forcing + degrade": dict(prev_source="gt", degrade=0.5, copy_gate=False, prev_gap=1),
-    "generated, unroll 2": dict(prev_source="generated", unroll=2, degrade=0.0, copy_gate=False, prev_gap=1),
-    "generated, unroll 2 + degrade": dict(prev_source="generated", unroll=2, degrade=0.5, copy_gate=False, prev_gap=1),
-    "mixed (scheduled)": dict(prev_source="mixed", unroll=2, mixed_ramp=0.5, degrade=0.0, copy_gate=False, prev_gap=1),
+    "teacher forcing (paper)": dict(prev_source="gt", degrade=0.0, copy_gate=False, prev_gap=1, lambda_temporal=0.0),
+    "teacher forcing + degrade": dict(prev_source="gt", degrade=0.5, copy_gate=False, prev_gap=1, lambda_temporal=0.0),
+    "generated, unroll 2": dict(prev_source="generated", unroll=2, degrade=0.0, copy_gate=False, prev_gap=1, lambda_temporal=0.0),
+    "generated, unroll 2 + degrade": dict(prev_source="generated", unroll=2, degrade=0.5, copy_gate=False, prev_gap=1, lambda_temporal=0.0),
+    "mixed (scheduled)": dict(prev_source="mixed", unroll=2, mixed_ramp=0.5, degrade=0.0, copy_gate=False, prev_gap=1, lambda_temporal=0.0),
     "generated, unroll 2 + degrade + copy gate, no gate loss": dict(prev_source="generated", unroll=2, degrade=0.5,
-                                                                    copy_gate=True, lambda_gate=0.0, prev_gap=1),
-    "gated, gap 4": dict(prev_gap=4),
-    # tcvc's defaults: generated, unroll 2, degrade 0.5, prev_gap 8, copy gate with its gate loss
-    "tcvc default (gated, gap 8)": dict(),
+                                                                    copy_gate=True, lambda_gate=0.0, prev_gap=1,
+                                                                    lambda_temporal=0.0),
+    "gated, gap 4": dict(prev_gap=4, lambda_temporal=0.0),
+    "gated, gap 8": dict(lambda_temporal=0.0),
+    "gated, gap 16": dict(prev_gap=16, lambda_temporal=0.0),
+    # tcvc's defaults: generated, unroll 2, degrade 0.5, prev_gap 8, copy gate with its gate
+    # loss, temporal loss 5
+    "tcvc default (gated, gap 8, temporal 5)": dict(),
 }
 
 

@@ -445,6 +445,7 @@ def train(
     copy_gate: Annotated[Optional[bool], typer.Option("--copy-gate/--no-copy-gate", help="Let G copy the previous frame per pixel through a learned gate.")] = None,
     prev_gap: Annotated[Optional[int], typer.Option("--prev-gap", help="The condition's true frame lies 1 to N frames back, so G learns to drop content that moved away.")] = None,
     lambda_gate: Annotated[Optional[float], typer.Option("--lambda-gate", help="Weight of the loss that teaches the copy gate where copying is right.")] = None,
+    lambda_temporal: Annotated[Optional[float], typer.Option("--lambda-temporal", help="Weight of the loss that keeps G's output for a frame in step with its own output for the frame before, moved along the true motion.")] = None,
     epoch_checkpoints: Annotated[bool, typer.Option("--epoch-checkpoints/--no-epoch-checkpoints", help="Also checkpoint at every epoch's end.")] = True,
     seed: Annotated[Optional[int], typer.Option(help="Random seed.")] = None,
     deterministic: Annotated[bool, typer.Option(help="Deterministic algorithms (slower; exact resume on GPU).")] = False,
@@ -487,7 +488,7 @@ def train(
             sample_every=sample_every, keep=keep, seed=seed, deterministic=deterministic or None, workers=workers,
             amp=amp, vgg_weights=vgg_weights, data_dir=str(data.resolve()), prev_source=prev_source, unroll=unroll,
             unroll_grad=unroll_grad or None, mixed_ramp=mixed_ramp, degrade=degrade, copy_gate=copy_gate,
-            lambda_gate=lambda_gate, prev_gap=prev_gap, checkpoint_epochs=epoch_checkpoints,
+            lambda_gate=lambda_gate, lambda_temporal=lambda_temporal, prev_gap=prev_gap, checkpoint_epochs=epoch_checkpoints,
             lineart_dir=str(lineart_dir.resolve()) if lineart_dir else None,
         )
         target = run_dir or Path("runs") / _time.strftime("tcvc-%Y%m%d-%H%M%S")

@@ -25,6 +25,7 @@ from torch.utils.data import Dataset
 from . import media
 from .errors import InputError, TcvcError, TrainingError
 from .lineart import LineartParams, extract as lineart_of
+from .metrics import FlowField, occlusion_mask, warp
 from .shots import CutDetector
 
 log = logging.getLogger("tcvc")
@@ -172,6 +173,11 @@ def split_clips(clips: list[Clip], val_fraction: float) -> tuple[list[Clip], lis
     return [head], [Clip(clip.name + " (tail)", clip.colour[cut:], clip.line[cut:], tail_starts)]
 
 
+# Largest mean colour difference (0-1) between frame t and the true frame before it moved along
+# the estimated motion for that motion to count as right at a pixel.
+MOTION_TOLERANCE = 0.05
+
+
 class SequenceDataset(Dataset):
     """(line art, previous colour, colour) samples; the previous frame is blank with probability p.
 
@@ -185,12 +191,18 @@ class SequenceDataset(Dataset):
     moved further than between neighbours, as it has when a fed-back frame left something
     behind, and the generator must learn not to carry it over.
 
+    With `motion=True` (and a history), a sample also carries the true motion from frame t-1
+    to t: `motion` (2, H, W), where each pixel of t came from in t-1 (optical flow between the
+    true colour frames), and `motion_valid` (1, H, W), the pixels of one shot visible in both
+    frames where that motion carries the true frame t-1 onto frame t. The trainer uses them to ask that G's output for t agree with its own output for
+    t-1 moved along that motion (docs/feedback.md).
+
     Randomness (crop position, blank previous, gap) comes from a generator seeded by the sample
     index and the epoch, so a resumed run sees exactly the samples an uninterrupted one would.
     """
 
     def __init__(self, clips: list[Clip], crop: int, blank_probability: float = 0.5, train: bool = True, seed: int = 0,
-                 history: int = 0, max_gap: int = 1):
+                 history: int = 0, max_gap: int = 1, motion: bool = False):
         self.clips = clips
         self.crop = crop
         self.blank_probability = blank_probability
@@ -198,6 +210,8 @@ class SequenceDataset(Dataset):
         self.seed = seed
         self.history = history
         self.max_gap = max_gap if train else 1
+        self.motion = motion and history > 0
+        self._flow: FlowField | None = None
         self.epoch = 0
         self.index = [(c, f) for c, clip in enumerate(clips) for f in range(len(clip))]
         # index of the shot each frame belongs to starts at
@@ -209,6 +223,11 @@ class SequenceDataset(Dataset):
                     current = frame
                 starts[frame] = current
             self.shot_starts.append(starts)
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_flow"] = None  # OpenCV's flow object does not cross into worker processes
+        return state
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -250,7 +269,25 @@ class SequenceDataset(Dataset):
             sample["history_valid"] = torch.tensor([f >= shot and not blank for f in frames])
             start = max(first - gap, shot)
             sample["history_start"] = colour(start) if first - 1 >= shot and not blank else torch.zeros_like(target)
+            if self.motion:
+                sample.update(self._motion(clip.colour, frame, window, valid=frame - 1 >= shot and not blank))
         return sample
+
+    def _motion(self, colour: np.ndarray, frame: int, window: tuple[slice, slice], valid: bool) -> dict[str, torch.Tensor]:
+        height, width = colour[frame][window].shape[:2]
+        if not valid:
+            return {"motion": torch.zeros(2, height, width), "motion_valid": torch.zeros(1, height, width, dtype=torch.bool)}
+        if self._flow is None:
+            self._flow = FlowField()
+        now, before = np.ascontiguousarray(colour[frame][window]), np.ascontiguousarray(colour[frame - 1][window])
+        backward, forward = self._flow(now, before), self._flow(before, now)
+        # Trust the motion only where it carries the true frame before onto frame t: optical flow
+        # is unreliable inside flat colour fills, and where it is wrong (left at zero where a
+        # character walked away, say) asking for consistency would teach G to leave trails.
+        carried = np.abs(warp(before.astype(np.float32), backward) - now.astype(np.float32)).mean(-1) / 255.0
+        trusted = ~occlusion_mask(backward, forward) & (carried <= MOTION_TOLERANCE)
+        return {"motion": torch.from_numpy(backward).permute(2, 0, 1).contiguous(),
+                "motion_valid": torch.from_numpy(trusted)[None]}
 
 
 class EpochBatches:

@@ -5,6 +5,9 @@ Content: L1 between VGG-19 activations at relu1_1, relu2_1, relu3_1, relu4_1, re
 divided by its number of elements (a mean). Style: L1 between the Gram matrices of the same
 activations, Gram = F F^T / (C H W). The feature extractor is passed in, so tests can use a
 randomly initialised VGG without touching the network.
+
+Beyond the paper: the short-term temporal loss of Lai et al. (ECCV 2018), which compares the
+output for frame t with the output for t-1 moved along the true motion.
 """
 
 from __future__ import annotations
@@ -110,3 +113,24 @@ def adversarial_loss(logits: torch.Tensor, is_real: bool) -> torch.Tensor:
     """Non-saturating GAN loss on PatchGAN logits (binary cross-entropy)."""
     target = torch.ones_like(logits) if is_real else torch.zeros_like(logits)
     return F.binary_cross_entropy_with_logits(logits, target)
+
+
+def warp_by(images: torch.Tensor, motion: torch.Tensor) -> torch.Tensor:
+    """Sample each pixel x of `images` (N, C, H, W) at x + motion(x), motion (N, 2, H, W) in pixels
+    (bilinear, edges replicated)."""
+    _, _, height, width = images.shape
+    ys, xs = torch.meshgrid(torch.arange(height, device=images.device, dtype=torch.float32),
+                            torch.arange(width, device=images.device, dtype=torch.float32), indexing="ij")
+    x = (xs + motion[:, 0].float()) * (2.0 / max(width - 1, 1)) - 1.0
+    y = (ys + motion[:, 1].float()) * (2.0 / max(height - 1, 1)) - 1.0
+    grid = torch.stack((x, y), dim=-1)
+    return F.grid_sample(images.float(), grid, mode="bilinear", padding_mode="border", align_corners=True)
+
+
+def temporal_loss(output: torch.Tensor, previous_output: torch.Tensor, motion: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """Short-term temporal loss (Lai et al., ECCV 2018): mean L1 between the output for frame t and
+    the output for t-1 moved along the true motion, over the pixels visible in both (`valid`)."""
+    moved = warp_by(previous_output.detach(), motion)
+    mask = valid.to(output.dtype).float()
+    difference = (output.float() - moved).abs().mean(1, keepdim=True)
+    return (difference * mask).sum() / mask.sum().clamp(min=1.0)

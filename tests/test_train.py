@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -141,6 +142,19 @@ def test_bad_training_data(cli, tmp_path):
     assert result.exit_code == EXIT_TRAINING and "not a tcvc run folder" in result.stderr
 
 
+def test_feedback_training_options_reach_the_run(cli, data_dir, tmp_path):
+    common = ["--preset", "tiny", "--vgg-weights", "random", "--lambda-content", "0", "--lambda-style", "0",
+              "--max-steps", "1", "--workers", "0", "--no-epoch-checkpoints", "--device", "cpu"]
+    result = cli("train", data_dir, "-o", tmp_path / "run", *common, "--lambda-temporal", "2.5", "--prev-gap", "3",
+                 "--lambda-gate", "0.5", "--prev-source", "mixed", "--unroll", "3", "--degrade", "0.25")
+    assert result.exit_code == 0, result.stderr
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert {k: saved[k] for k in ("lambda_temporal", "prev_gap", "lambda_gate", "prev_source", "unroll", "degrade")} == \
+        {"lambda_temporal": 2.5, "prev_gap": 3, "lambda_gate": 0.5, "prev_source": "mixed", "unroll": 3, "degrade": 0.25}
+    result = cli("train", data_dir, "-o", tmp_path / "bad", *common, "--lambda-temporal", "-1")
+    assert result.exit_code != 0 and "lambda_temporal" in result.stderr
+
+
 def test_corrupt_frame_is_skipped_and_counted_and_one_frame_clips_work(tmp_path):
     root = make_data(tmp_path / "d", clips=1, frames=6)
     (root / "clip0" / "000003.png").write_bytes(b"not a png")
@@ -235,14 +249,14 @@ def test_teacher_forcing_conditions_on_the_true_previous_frame(data_dir, tmp_pat
     trainer = built_trainer(data_dir, tmp_path, prev_source="gt", degrade=0.0)
     batch = first_batch(trainer)
     assert "history_lines" not in batch
-    torch.testing.assert_close(trainer.condition(batch, step=0), batch["previous"], rtol=0, atol=0)
+    torch.testing.assert_close(trainer.condition(batch, step=0).image, batch["previous"], rtol=0, atol=0)
 
 
 def test_generated_condition_is_the_generators_own_unrolled_output(data_dir, tmp_path):
     trainer = built_trainer(data_dir, tmp_path, prev_source="generated", unroll=2, degrade=0.0)
     batch = first_batch(trainer)
     assert batch["history_lines"].shape[1] == 2
-    condition = trainer.condition(batch, step=0)
+    condition = trainer.condition(batch, step=0).image
     assert not torch.equal(condition[~batch["blank"]], batch["previous"][~batch["blank"]])
     with torch.no_grad():  # the same unroll by hand: G over frames t-2, t-1 from the true frame before them
         expected = batch["history_start"]
@@ -286,12 +300,92 @@ def test_prev_gap_conditions_on_frames_further_back_within_the_shot(tmp_path):
     assert gaps(4, 9) == {1}  # frame 8 starts the shot: never reach into the one before
 
 
+def sliding_texture(root: Path, frames: int, step=(3, 1), size=(96, 72)) -> Path:
+    """A clip of a smooth random texture that slides `step` pixels a frame (one shot)."""
+    rng = np.random.default_rng(5)
+    width, height = size
+    big = rng.integers(0, 256, (height + frames * step[1] + 8, width + frames * step[0] + 8, 3)).astype(np.uint8)
+    big = cv2.GaussianBlur(big, (0, 0), 2.5)
+    big = cv2.normalize(big, None, 0, 255, cv2.NORM_MINMAX)
+    colour = [np.ascontiguousarray(big[t * step[1]:t * step[1] + height, t * step[0]:t * step[0] + width]) for t in range(frames)]
+    write_clip(root / "slide", colour)
+    return root
+
+
+def test_motion_carries_the_frame_before_onto_frame_t(tmp_path):
+    from tcvc_cli.losses import warp_by
+
+    clips = load_clips(sliding_texture(tmp_path / "d", frames=6), tmp_path / "cache", 64, LineartParams())
+    dataset = SequenceDataset(clips, 64, blank_probability=0.0, train=False, history=2, motion=True)
+    sample = dataset[4]
+    before = torch.from_numpy(np.array(clips[0].colour[3])).permute(2, 0, 1).float() / 255
+    top, left = (before.shape[1] - 64) // 2, (before.shape[2] - 64) // 2
+    before = before[:, top:top + 64, left:left + 64]  # the same centre crop
+    inner = (slice(None), slice(6, -6), slice(6, -6))
+    valid = sample["motion_valid"][inner]
+    assert valid.float().mean() > 0.9
+    moved = warp_by(before[None], sample["motion"][None])[0]
+    error_moved = (moved - sample["target"]).abs().mean(0)[inner[1:]][valid[0]].mean()
+    error_still = (before - sample["target"]).abs().mean(0)[inner[1:]][valid[0]].mean()
+    assert error_moved < 0.2 * error_still
+    assert not dataset[0]["motion_valid"].any()  # nothing came before the shot's first frame
+
+
+def test_motion_is_trusted_only_where_it_explains_frame_t(tmp_path):
+    from tcvc_cli.data import MOTION_TOLERANCE
+    from tcvc_cli.losses import warp_by
+
+    # flat fills and a walking character: optical flow is wrong in places, and those must not count
+    make_data(tmp_path / "d", clips=1, frames=10, size=(96, 64))
+    clips = load_clips(tmp_path / "d", tmp_path / "cache", 64, LineartParams())
+    dataset = SequenceDataset(clips, 64, blank_probability=0.0, train=False, history=2, motion=True)
+    colour = [torch.from_numpy(np.array(f)).permute(2, 0, 1).float() / 255 for f in clips[0].colour]
+    left = (colour[0].shape[2] - 64) // 2
+    checked = 0
+    for frame in range(1, 10):
+        sample = dataset[frame]
+        moved = warp_by(colour[frame - 1][None, :, :, left:left + 64], sample["motion"][None])[0]
+        error = (moved - sample["target"]).abs().mean(0)
+        valid = sample["motion_valid"][0]
+        assert valid.any()
+        assert error[valid].max() <= MOTION_TOLERANCE + 0.01
+        checked += int((~valid & (error > MOTION_TOLERANCE)).sum())
+    assert checked > 0  # the clip does have pixels the motion gets wrong
+
+
+def test_temporal_loss_rewards_moving_with_the_content():
+    from tcvc_cli.losses import temporal_loss, warp_by
+
+    torch.manual_seed(0)
+    previous = torch.rand(2, 3, 32, 32)
+    motion = torch.zeros(2, 2, 32, 32)
+    motion[:, 0] = -2.0  # content moved 2 pixels right: pixel x of t came from x - 2 of t-1
+    valid = torch.ones(2, 1, 32, 32, dtype=torch.bool)
+    followed = warp_by(previous, motion)
+    torch.testing.assert_close(followed[..., 2:], previous[..., :-2])
+    assert temporal_loss(followed, previous, motion, valid) < 1e-6
+    assert temporal_loss(previous, previous, motion, valid) > 0.1  # left behind: the stale frame
+    assert temporal_loss(previous, previous, motion, torch.zeros_like(valid)) == 0
+
+
+def test_lambda_temporal_changes_what_the_generator_learns(data_dir, tmp_path):
+    weights = {}
+    for weight in (0.0, 5.0):
+        trainer = built_trainer(data_dir, tmp_path / str(weight), prev_source="generated", unroll=2, degrade=0.0, lambda_temporal=weight)
+        batch = first_batch(trainer)
+        assert ("motion" in batch) == (weight > 0)
+        metrics = trainer._step(batch)
+        assert (metrics["temporal"] > 0) == (weight > 0)
+        weights[weight] = torch.cat([p.detach().flatten() for p in trainer.generator.parameters()])
+    assert not torch.equal(weights[0.0], weights[5.0])
+
+
 def test_degrade_changes_previous_frames_but_leaves_blanks_blank(data_dir, tmp_path):
     trainer = built_trainer(data_dir, tmp_path, prev_source="gt", degrade=1.0)
     batch = first_batch(trainer)
     batch["blank"][0] = True
     batch["previous"][0] = 0
-    condition = trainer.condition(batch, step=0)
+    condition = trainer.condition(batch, step=0).image
     assert torch.count_nonzero(condition[0]) == 0
     assert not torch.allclose(condition[1:], batch["previous"][1:], atol=1e-3)
     assert 0 <= condition.min() and condition.max() <= 1
@@ -301,8 +395,8 @@ def test_mixed_uses_generated_frames_more_and_more(data_dir, tmp_path):
     trainer = built_trainer(data_dir, tmp_path, prev_source="mixed", mixed_ramp=0.5, degrade=0.0, max_steps=100)
     assert [trainer.generated_probability(s) for s in (0, 25, 50, 90)] == [0.0, 0.5, 1.0, 1.0]
     batch = first_batch(trainer)
-    torch.testing.assert_close(trainer.condition(batch, step=0), batch["previous"], rtol=0, atol=0)
-    assert not torch.equal(trainer.condition(batch, step=90), batch["previous"])
+    torch.testing.assert_close(trainer.condition(batch, step=0).image, batch["previous"], rtol=0, atol=0)
+    assert not torch.equal(trainer.condition(batch, step=90).image, batch["previous"])
 
 
 def test_copy_gate_passes_the_previous_frame_through():
