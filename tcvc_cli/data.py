@@ -194,8 +194,9 @@ class SequenceDataset(Dataset):
     With `motion=True` (and a history), a sample also carries the true motion from frame t-1
     to t: `motion` (2, H, W), where each pixel of t came from in t-1 (optical flow between the
     true colour frames), and `motion_valid` (1, H, W), the pixels of one shot visible in both
-    frames where that motion carries the true frame t-1 onto frame t. The trainer uses them to ask that G's output for t agree with its own output for
-    t-1 moved along that motion (docs/feedback.md).
+    frames where that motion carries the true frame t-1 onto frame t. The trainer asks there
+    that G's output for t agree with its own output for t-1 moved along the motion
+    (docs/feedback.md).
 
     Randomness (crop position, blank previous, gap) comes from a generator seeded by the sample
     index and the epoch, so a resumed run sees exactly the samples an uninterrupted one would.
@@ -278,7 +279,7 @@ class SequenceDataset(Dataset):
         if not valid:
             return {"motion": torch.zeros(2, height, width), "motion_valid": torch.zeros(1, height, width, dtype=torch.bool)}
         if self._flow is None:
-            self._flow = FlowField()
+            self._flow = FlowField("fast")
         now, before = np.ascontiguousarray(colour[frame][window]), np.ascontiguousarray(colour[frame - 1][window])
         backward, forward = self._flow(now, before), self._flow(before, now)
         # Trust the motion only where it carries the true frame before onto frame t: optical flow

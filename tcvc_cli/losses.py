@@ -131,6 +131,6 @@ def temporal_loss(output: torch.Tensor, previous_output: torch.Tensor, motion: t
     """Short-term temporal loss (Lai et al., ECCV 2018): mean L1 between the output for frame t and
     the output for t-1 moved along the true motion, over the pixels visible in both (`valid`)."""
     moved = warp_by(previous_output.detach(), motion)
-    mask = valid.to(output.dtype).float()
+    mask = valid.float()
     difference = (output.float() - moved).abs().mean(1, keepdim=True)
     return (difference * mask).sum() / mask.sum().clamp(min=1.0)
