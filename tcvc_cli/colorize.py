@@ -2,7 +2,10 @@
 
 For each frame t the generator sees the line art of t and a condition: the colour frame it
 produced for t-1 (the paper's feedback loop), the seed frame at the start of the video and
-at each scene cut, or an artist's keyframe. The model runs at a small work size; the colour
+at each scene cut, or an artist's keyframe. Where the line art has not changed since the
+seed frame (or the latest keyframe) of the shot, the condition is pulled back to that coloured
+frame, so what the artist coloured does not wash out as it is fed back (anchoring, on by
+default; docs/feedback.md). The model runs at a small work size; the colour
 is brought back to the source resolution and the source's own full-resolution lines are
 drawn over it, so cost barely depends on the source resolution.
 
@@ -57,6 +60,10 @@ class ColorizeOptions:
     cut_threshold: float = 0.5
     cut_reset: Literal["seed", "blank"] = "seed"
     feedback: bool = True  # False: every frame is conditioned on the seed (or blank)
+    # Anchoring: where the line art within anchor_radius work pixels is as it was on the shot's
+    # seed frame or latest keyframe, the condition moves this far (0-1) back to that frame.
+    anchor: float = 1.0
+    anchor_radius: int | None = None  # None: 1/32 of the work size's short side
     from_color: bool = False  # input is colour/greyscale footage: derive the model's input first
     device: str = "auto"
     half: bool = True  # half precision on CUDA
@@ -71,6 +78,34 @@ class ColorizeOptions:
             raise UsageError(f"--work-size {self.work_size} is too small", hint="use at least 16, or native")
         if self.segment_frames < 1:
             raise UsageError("segment length must be at least 1 frame")
+        if not 0 <= self.anchor <= 1:
+            raise UsageError(f"--anchor {self.anchor} is out of range", hint="a strength from 0 (off) to 1")
+        if self.anchor_radius is not None and self.anchor_radius < 0:
+            raise UsageError(f"--anchor-radius {self.anchor_radius} is negative")
+
+
+# A line-art pixel whose value moved by more than this (0-1) since the anchor frame has changed.
+LINE_CHANGE = 0.3
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """A coloured frame of the current shot (the seed or a keyframe) and the line art of its frame,
+    both as (1, C, H, W) tensors at the work size."""
+
+    colour: torch.Tensor
+    line: torch.Tensor
+
+
+def anchor_condition(condition: torch.Tensor, line: torch.Tensor, anchor: Anchor, radius: int, strength: float) -> torch.Tensor:
+    """Move the condition `strength` of the way back to the anchor's colours wherever no line of
+    `line` within `radius` pixels differs from the anchor frame's line art: content there has not
+    moved since the artist's colouring, which is better than any fed-back copy of it."""
+    changed = (line.float() - anchor.line.float()).abs().amax(1, keepdim=True)
+    if radius > 0:
+        changed = F.max_pool2d(changed, 2 * radius + 1, stride=1, padding=radius)
+    keep = (changed <= LINE_CHANGE).to(condition.dtype) * strength
+    return condition + keep * (anchor.colour.to(condition.dtype) - condition)
 
 
 def work_dimensions(width: int, height: int, short_side: int | None, multiple: int = 4) -> tuple[int, int]:
@@ -185,6 +220,7 @@ class ResumableOutput:
         self.segments: list[dict] = []
         self.state: np.ndarray | None = None
         self.previous_edges: np.ndarray | None = None
+        self.anchor: tuple[np.ndarray, np.ndarray] | None = None  # (colour, line art) of the shot's anchor frame
         manifest = self._read_manifest() if resume else None
         if manifest is not None:
             if manifest.get("fingerprint") != fingerprint:
@@ -195,6 +231,8 @@ class ResumableOutput:
                 saved = np.load(self.work / "state.npz")
                 self.state = saved["condition"] if "condition" in saved else None
                 self.previous_edges = saved["edges"] if "edges" in saved else None
+                if "anchor_colour" in saved:
+                    self.anchor = (saved["anchor_colour"], saved["anchor_line"])
         else:
             if resume:
                 log.info("%s: nothing to resume; starting from frame 0", final)
@@ -238,7 +276,8 @@ class ResumableOutput:
         self.count += 1
         self._in_segment += 1
 
-    def checkpoint(self, condition: np.ndarray | None, edges: np.ndarray | None) -> None:
+    def checkpoint(self, condition: np.ndarray | None, edges: np.ndarray | None,
+                   anchor: tuple[np.ndarray, np.ndarray] | None = None) -> None:
         """Seal the frames written since the last checkpoint, with the state that follows them."""
         if self._in_segment == 0:
             return
@@ -252,6 +291,8 @@ class ResumableOutput:
             arrays["condition"] = condition
         if edges is not None:
             arrays["edges"] = edges
+        if anchor is not None:
+            arrays["anchor_colour"], arrays["anchor_line"] = anchor
         state_temp = self.work / "state.partial.npz"
         np.savez(state_temp, **arrays)
         os.replace(state_temp, self.work / "state.npz")
@@ -477,7 +518,7 @@ class Colorizer:
                 if item is _END:
                     return
                 if isinstance(item, tuple) and item[0] == "checkpoint":
-                    out.checkpoint(item[1], item[2])
+                    out.checkpoint(*item[1:])
                     continue
                 index, colour, line_full, keyframe = item
                 frame = keyframe if keyframe is not None else compose(colour, line_full, upscale=self.options.upscale,
@@ -494,6 +535,10 @@ class Colorizer:
         reset = self._to_tensor(seed_work) if seed_work is not None else blank
         cut_reset = reset if self.options.cut_reset == "seed" else blank
         condition = torch.from_numpy(out.state).to(self.device, self.dtype) if out.state is not None else reset
+        anchoring = self.options.feedback and self.options.anchor > 0
+        radius = self.options.anchor_radius if self.options.anchor_radius is not None else max(1, round(min(work) / 32))
+        anchor = (Anchor(*(torch.from_numpy(a).to(self.device, self.dtype) for a in out.anchor))
+                  if out.anchor is not None and anchoring else None)
         if progress and start:
             progress(start, total)
         try:
@@ -507,15 +552,22 @@ class Colorizer:
                 if item.is_cut:
                     result.cuts.append(item.index)
                     condition = cut_reset
+                    anchor = None  # the seed belongs to another shot
                 if not self.options.feedback:
                     condition = reset
+                line = self._to_tensor(item.line_work)
                 keyframe = None
                 if item.index in keyframe_paths:
                     keyframe = load_reference(keyframe_paths[item.index], (info.width, info.height), "keyframe")
                     result.keyframes_used.append(item.index)
                     predicted = self._to_tensor(media.resize(keyframe, work, cv2.INTER_AREA))
+                    anchor = Anchor(predicted, line) if anchoring else None
                 else:
-                    predicted = self._forward(self._to_tensor(item.line_work), condition)
+                    if item.index == 0 and seed_work is not None and anchoring:
+                        anchor = Anchor(reset, line)  # the seed frame is the colouring of frame 0
+                    if anchor is not None:
+                        condition = anchor_condition(condition, line, anchor, radius, self.options.anchor)
+                    predicted = self._forward(line, condition)
                 colour = predicted[0].permute(1, 2, 0).float().cpu().numpy()
                 _put(output_q, (item.index, colour, item.line_full, keyframe), stop, writer)
                 condition = predicted
@@ -523,7 +575,8 @@ class Colorizer:
                 done = item.index + 1
                 if done % self.options.segment_frames == 0 or done == total:
                     state = condition.float().cpu().numpy() if self.options.feedback else None
-                    _put(output_q, ("checkpoint", state, last_edges), stop, writer)
+                    saved_anchor = (anchor.colour.float().cpu().numpy(), anchor.line.float().cpu().numpy()) if anchor is not None else None
+                    _put(output_q, ("checkpoint", state, last_edges, saved_anchor), stop, writer)
             _put(output_q, _END, stop, writer)
             writer.join()
             if writer.error is not None:

@@ -125,8 +125,11 @@ def test_feedback_off_conditions_every_frame_on_the_seed(cut_clip, tmp_path):
 def test_resume_after_interruption_gives_the_same_frames(tiny_checkpoint, cut_clip, tmp_path, output_name):
     options = ColorizeOptions(segment_frames=5)
     encode = media.EncodeOptions(lossless=True, preset="ultrafast")
+    seed = tmp_path / "seed.png"  # with a seed, the resumed run also needs the anchor it had
+    media.write_image(seed, cut_clip[1][0])
+    run = dict(encode=encode, seed_frame=seed)
     whole = tmp_path / "whole" / output_name
-    Colorizer(load_generator(tiny_checkpoint), options).colorize(cut_clip[0], whole, encode=encode)
+    Colorizer(load_generator(tiny_checkpoint), options).colorize(cut_clip[0], whole, **run)
 
     target = tmp_path / "resumed" / output_name
 
@@ -135,13 +138,63 @@ def test_resume_after_interruption_gives_the_same_frames(tiny_checkpoint, cut_cl
             raise KeyboardInterrupt
 
     with pytest.raises(Interrupted, match="10 of 24 frames are saved"):
-        Colorizer(load_generator(tiny_checkpoint), options).colorize(cut_clip[0], target, encode=encode, progress=stop_at_13)
+        Colorizer(load_generator(tiny_checkpoint), options).colorize(cut_clip[0], target, **run, progress=stop_at_13)
     assert not target.exists()
-    result = Colorizer(load_generator(tiny_checkpoint), options).colorize(cut_clip[0], target, encode=encode, resume=True)
+    result = Colorizer(load_generator(tiny_checkpoint), options).colorize(cut_clip[0], target, **run, resume=True)
     assert result.resumed_from == 10  # two sealed segments of 5
     with media.open_source(whole) as a, media.open_source(target) as b:
         for x, y in zip(a, b, strict=True):
             np.testing.assert_array_equal(x, y)
+
+
+def work_lines(path, work):
+    """The line art the colorizer sees, as (H, W) arrays in 0-1 at the work size."""
+    with media.open_source(path, grey=True) as source:
+        return [media.resize(f, work, cv2.INTER_AREA).astype(np.float32) / 255 for f in source]
+
+
+def test_anchoring_restores_the_seed_where_the_lines_have_not_moved(cut_clip, tmp_path):
+    from tcvc_cli.colorize import LINE_CHANGE
+
+    seed = tmp_path / "seed.png"
+    media.write_image(seed, cut_clip[1][0])
+    work = work_dimensions(96, 64, 64)
+    lines = work_lines(cut_clip[0], work)
+    radius = 2
+    for strength in (1.0, 0.5):
+        colorizer, spy = recording_colorizer(anchor=strength, anchor_radius=radius)
+        colorizer.colorize(cut_clip[0], tmp_path / f"out{strength}", seed_frame=seed)
+        seed_work = spy.conditions[0]
+        both = 0
+        for t in range(1, 12):  # the first shot: the seed is its anchor
+            changed = cv2.dilate((np.abs(lines[t] - lines[0]) > LINE_CHANGE).astype(np.uint8), np.ones((5, 5), np.uint8))
+            moved = torch.from_numpy(changed.astype(bool))
+            expected_still = strength * seed_work + (1 - strength) * spy.outputs[t - 1]
+            torch.testing.assert_close(spy.conditions[t][..., ~moved], expected_still[..., ~moved])
+            torch.testing.assert_close(spy.conditions[t][..., moved], spy.outputs[t - 1][..., moved])
+            both += bool(moved.any()) and bool((~moved).any())
+        assert both > 5
+        torch.testing.assert_close(spy.conditions[13], spy.outputs[12])  # after the cut the seed no longer anchors
+
+
+def test_anchoring_off_feeds_back_the_previous_output_unchanged(cut_clip, tmp_path):
+    seed = tmp_path / "seed.png"
+    media.write_image(seed, cut_clip[1][0])
+    colorizer, spy = recording_colorizer(anchor=0.0, scene_detect=False)
+    colorizer.colorize(cut_clip[0], tmp_path / "out", seed_frame=seed)
+    for step in range(1, 24):
+        torch.testing.assert_close(spy.conditions[step], spy.outputs[step - 1], rtol=0, atol=0)
+
+
+def test_anchor_condition_keeps_changed_neighbourhoods():
+    from tcvc_cli.colorize import Anchor, anchor_condition
+
+    condition, reference = torch.zeros(1, 3, 16, 16), torch.ones(1, 3, 16, 16)
+    line_then, line_now = torch.ones(1, 1, 16, 16), torch.ones(1, 1, 16, 16)
+    line_now[..., 8, 8] = 0.0  # one new line pixel
+    out = anchor_condition(condition, line_now, Anchor(reference, line_then), radius=2, strength=1.0)
+    assert torch.all(out[..., 6:11, 6:11] == 0) and out[..., 6:11, 6:11].numel() == 75
+    assert out.sum() == 3 * (256 - 25)
 
 
 def test_work_size_keeps_aspect_in_multiples_of_four():
