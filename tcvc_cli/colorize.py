@@ -42,7 +42,7 @@ from .checkpoint import LoadedModel
 from .errors import InputError, Interrupted, OutputError, UsageError
 from .lineart import extract as lineart_of, to_grey
 from .runtime import prepare_for_inference, select_device
-from .shots import CutDetector
+from .shots import analysis_view, detector_for
 
 log = logging.getLogger("tcvc")
 
@@ -490,7 +490,7 @@ class Colorizer:
         info = source.info
         total = info.frame_count
         start = out.done
-        detector = CutDetector(threshold=self.options.cut_threshold, radius=max(1, round(min(work) / 128)))
+        detector = detector_for(info.width, info.height, self.options.cut_threshold)
         stop = threading.Event()
         prepared_q: queue.Queue = queue.Queue(maxsize=4)
         output_q: queue.Queue = queue.Queue(maxsize=4)
@@ -506,7 +506,8 @@ class Colorizer:
                     log.warning("%s looks like colour footage; pass --from-color to derive line art from it", info.path)
                 line_full = self._line_of(frame)
                 line_work = media.resize(line_full, work, cv2.INTER_AREA)
-                edges = detector.edges(line_work, self.is_lineart) if self.options.scene_detect else None
+                edges = (detector.edges(analysis_view(line_full, self.is_lineart), self.is_lineart)
+                         if self.options.scene_detect else None)
                 is_cut = edges is not None and index > 0 and detector.is_cut(previous_edges, edges)
                 previous_edges = edges
                 _put(prepared_q, _Prepared(index, line_full, line_work, edges, is_cut), stop)

@@ -26,7 +26,7 @@ from . import media
 from .errors import InputError, TcvcError, TrainingError
 from .lineart import LineartParams, extract as lineart_of
 from .metrics import FlowField, occlusion_mask, warp
-from .shots import CutDetector
+from .shots import analysis_view, detector_for
 
 log = logging.getLogger("tcvc")
 
@@ -89,7 +89,7 @@ def prepare_clip(path: Path, cache_dir: Path, size: int, params: LineartParams, 
     """Decode, derive line art, scale and cache one clip (reused when nothing changed)."""
     stat = path.stat()
     key_source = json.dumps({"path": str(path.resolve()), "mtime": stat.st_mtime, "size": size, "params": params.to_json(),
-                             "lineart": str(lineart_path.resolve()) if lineart_path else None, "v": 2}, sort_keys=True)
+                             "lineart": str(lineart_path.resolve()) if lineart_path else None, "v": 3}, sort_keys=True)
     key = hashlib.sha256(key_source.encode()).hexdigest()[:16]
     target = cache_dir / f"{path.stem}-{key}"
     if (target / "done.json").is_file():
@@ -99,7 +99,7 @@ def prepare_clip(path: Path, cache_dir: Path, size: int, params: LineartParams, 
 
     line_frames = media.list_frames(lineart_path) if lineart_path else None
     colours, lines, starts, skipped = [], [], [], 0
-    detector = CutDetector()
+    detector = None
     previous_edges = None
     after_gap = True
     for index, frame, name in _frames_of(path):
@@ -121,7 +121,8 @@ def prepare_clip(path: Path, cache_dir: Path, size: int, params: LineartParams, 
             width, height = colours[0].shape[1::-1]  # mixed sizes inside a clip: follow the first frame
         colour = media.resize(frame, (width, height), cv2.INTER_AREA)
         line = media.resize(line_full, (width, height), cv2.INTER_AREA)
-        edges = detector.edges(line, params.mode == "lineart")
+        detector = detector or detector_for(line_full.shape[1], line_full.shape[0])
+        edges = detector.edges(analysis_view(line_full, params.mode == "lineart"), params.mode == "lineart")
         starts.append(after_gap or detector.is_cut(previous_edges, edges))
         previous_edges, after_gap = edges, False
         colours.append(colour)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import cv2
 import numpy as np
 import pytest
@@ -13,6 +15,7 @@ from tcvc_cli.checkpoint import LoadedModel, load_generator
 from tcvc_cli.colorize import ColorizeOptions, Colorizer, compose, work_dimensions
 from tcvc_cli.config import model_preset
 from tcvc_cli.errors import InputError, Interrupted, OutputError
+from tcvc_cli.sample import render_clip, write_clip
 
 
 class RecordingGenerator(nn.Module):
@@ -100,6 +103,21 @@ def test_scene_cuts_are_found_and_reset_the_condition(cut_clip, tmp_path):
     blank, spy_blank = recording_colorizer(cut_reset="blank")
     blank.colorize(cut_clip[0], tmp_path / "blank", seed_frame=seed)
     assert torch.count_nonzero(spy_blank.conditions[12]) == 0
+
+
+def test_thin_moving_lines_at_a_small_work_size_are_not_cuts(tmp_path):
+    # one-pixel lines of a walking character: stepped down to the work size they would fade out
+    _, lines = render_clip(seed=3, frames=16, size=(192, 128), cut_at=10)
+    clip = write_clip(tmp_path / "thin.mp4", lines, Fraction(12))
+    colorizer, _ = recording_colorizer(work_size=32)
+    assert colorizer.colorize(clip, tmp_path / "out").cuts == [10]
+    from tcvc_cli.data import load_clips
+    from tcvc_cli.lineart import LineartParams
+
+    colour, _ = render_clip(seed=3, frames=16, size=(192, 128), cut_at=10)
+    write_clip(tmp_path / "data" / "clip", colour)
+    clips = load_clips(tmp_path / "data", tmp_path / "cache", 32, LineartParams())
+    assert list(np.flatnonzero(clips[0].shot_start)) == [0, 10]
 
 
 def test_no_scene_detect_keeps_feeding_back_across_cuts(cut_clip, tmp_path):
