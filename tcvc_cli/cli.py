@@ -21,6 +21,7 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from . import __version__
@@ -29,7 +30,8 @@ from .errors import EXIT_CODES, EXIT_INTERNAL, EXIT_INTERRUPTED, InputError, Som
 app = typer.Typer(
     name="tcvc",
     help="Colour line-art video with temporally coherent colorization (Thasarathan et al. 2019).",
-    rich_markup_mode="rich",
+    # Help text is plain text: "hf:ORG/REPO[/FILE][@REV]" must not be read as markup.
+    rich_markup_mode=None,
     no_args_is_help=True,
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -70,9 +72,10 @@ def main_options(
 
 
 def _print_error(error: TcvcError) -> None:
-    err_console.print(f"[bold red]error:[/] {error.message}", markup=True, highlight=False, soft_wrap=True)
+    # Messages carry paths and user text ("ep [01].mp4"): escaped, never read as markup.
+    err_console.print(f"[bold red]error:[/] {escape(error.message)}", markup=True, highlight=False, soft_wrap=True)
     if error.hint:
-        err_console.print(f"[yellow]hint:[/] {error.hint}", markup=True, highlight=False, soft_wrap=True)
+        err_console.print(f"[yellow]hint:[/] {escape(error.hint)}", markup=True, highlight=False, soft_wrap=True)
 
 
 def reports_errors(command: Callable) -> Callable:
@@ -93,7 +96,7 @@ def reports_errors(command: Callable) -> Callable:
         except Exception as error:  # noqa: BLE001 - the last line of defence
             if os.environ.get("TCVC_DEBUG") == "1":
                 raise
-            err_console.print(f"[bold red]internal error:[/] {type(error).__name__}: {error}", markup=True)
+            err_console.print(f"[bold red]internal error:[/] {type(error).__name__}: {escape(str(error))}", markup=True)
             err_console.print("[yellow]hint:[/] run again with TCVC_DEBUG=1 for a traceback, and please report it", markup=True)
             raise typer.Exit(EXIT_INTERNAL) from None
 
@@ -567,7 +570,7 @@ def evaluate(
 
 # --------------------------------------------------------------------------- models
 
-models_app = typer.Typer(help="Cached models: list, pull, path, verify.", no_args_is_help=True)
+models_app = typer.Typer(help="Cached models: list, pull, path, verify.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(models_app, name="models")
 
 
@@ -643,7 +646,7 @@ def demo(
 
     def step(message: str) -> None:
         if not state.quiet:
-            err_console.print(f"[cyan]demo:[/] {message}", markup=True)
+            err_console.print(f"[cyan]demo:[/] {escape(message)}", markup=True)
 
     with progress_bar("train", unit="steps") as update:
         summary = run_demo(output, overwrite=overwrite, steps=steps, device=device, step=step, progress=update)

@@ -122,16 +122,7 @@ def work_dimensions(width: int, height: int, short_side: int | None, multiple: i
 
 def load_reference(path: Path, size: tuple[int, int], what: str) -> np.ndarray:
     """A coloured frame (seed or keyframe) as RGB uint8 at `size`, saying what was changed."""
-    raw = media.read_image(Path(path), mode=cv2.IMREAD_UNCHANGED)
-    if raw.ndim == 2:
-        log.warning("%s %s is greyscale; used as grey colour", what, path)
-        raw = cv2.cvtColor(raw, cv2.COLOR_GRAY2RGB)
-    elif raw.shape[2] == 4:
-        log.warning("%s %s has an alpha channel; composited over white", what, path)
-        rgb, alpha = raw[:, :, :3].astype(np.float32), raw[:, :, 3:].astype(np.float32) / 255.0
-        raw = np.clip(rgb * alpha + 255.0 * (1 - alpha), 0, 255).astype(np.uint8)  # read_image already made it RGBA order
-    if raw.dtype != np.uint8:
-        raw = (raw / np.iinfo(raw.dtype).max * 255).round().astype(np.uint8)
+    raw = media.read_image(Path(path))
     if (raw.shape[1], raw.shape[0]) != size:
         log.warning("%s %s is %dx%d; resized to %dx%d", what, path, raw.shape[1], raw.shape[0], *size)
         raw = media.resize(raw, size)

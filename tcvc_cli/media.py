@@ -108,6 +108,12 @@ class VideoInfo:
     audio_codecs: tuple[str, ...] = ()
     subtitle_codecs: tuple[str, ...] = ()
     video_delay: float = 0.0  # how long after the file's earliest stream the first frame starts
+    pixel_format: str | None = None
+
+    @property
+    def has_alpha(self) -> bool:
+        """The codec carries transparency (PNG, QuickTime Animation, ProRes 4444, VP9 with alpha...)."""
+        return bool(self.pixel_format and _ALPHA_FORMAT_RE.match(self.pixel_format))
 
     @property
     def has_audio(self) -> bool:
@@ -126,6 +132,8 @@ class VideoInfo:
             "video_delay": self.video_delay,
             "variable_frame_rate": self.variable_frame_rate,
             "codec": self.codec,
+            "pixel_format": self.pixel_format,
+            "alpha": self.has_alpha,
             "audio_streams": list(self.audio_codecs),
             "subtitle_streams": list(self.subtitle_codecs),
         }
@@ -136,6 +144,8 @@ _SIZE_RE = re.compile(r"\b(\d{1,5})x(\d{1,5})\b")
 _START_RE = re.compile(r"start: (-?[\d.]+)")
 _DURATION_RE = re.compile(r"Duration: (\d+):(\d+):([\d.]+)")
 _DAMAGE_MARKS = ("partial file", "ended prematurely", "Packet corrupt", "corrupt input packet", "Invalid NAL", "truncated")
+_PIXEL_FORMAT_RE = re.compile(r"^(?:\s*\([^)]*\))?,\s*([a-z0-9_]+)")
+_ALPHA_FORMAT_RE = re.compile(r"^(yuva|gbrap|rgba|bgra|argb|abgr|ya8|ya16|pal8)")
 _MATRIX_RE = re.compile(r"\((?:tv|pc)?,?\s*(bt709|bt470bg|smpte170m|bt2020nc|bt2020c|fcc|smpte240m)")
 
 
@@ -196,6 +206,7 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         raise InputError(f"{path}: cannot read the video size from ffmpeg's probe")
     width, height = int(size.group(1)), int(size.group(2))
     matrix = _MATRIX_RE.search(first.group(3))
+    pixel_format = _PIXEL_FORMAT_RE.match(first.group(3))
     start = _START_RE.search(header.text)
     duration = _DURATION_RE.search(header.text)
 
@@ -208,6 +219,7 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         duration=dur, start_time=float(start.group(1)) if start else 0.0, variable_frame_rate=vfr,
         codec=first.group(2), color_matrix=matrix.group(1) if matrix else None,
         audio_codecs=header.audio_codecs, subtitle_codecs=header.subtitle_codecs, video_delay=delay,
+        pixel_format=pixel_format.group(1) if pixel_format else None,
     )
 
 
@@ -363,6 +375,9 @@ class VideoReader(FrameSource):
             start_time=self.video.start_time, video=self.video,
         )
         self._size = size
+        # Transparent video crosses the pipe with its alpha, to be composited over white here
+        # (ffmpeg's own conversion to RGB would put transparent pixels on black).
+        self._pipe_format = "rgba" if self.video.has_alpha else "gray" if grey else "rgb24"
         self._proc: subprocess.Popen | None = None
         self._drain: _StderrDrain | None = None
 
@@ -380,7 +395,7 @@ class VideoReader(FrameSource):
         scale = f"scale=in_color_matrix={_decode_matrix(self.video)}:in_range=auto"
         if self._size:
             scale = f"scale={self._size[0]}:{self._size[1]}:flags=area:in_color_matrix={_decode_matrix(self.video)}:in_range=auto"
-        pixel_format = "gray" if self.grey else "rgb24"
+        pixel_format = self._pipe_format
         filters += [scale, f"format={pixel_format}"]
         cmd = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-i", str(self.info.path),
                "-map", "0:v:0", "-vf", ",".join(filters), "-fps_mode", "passthrough",
@@ -391,7 +406,7 @@ class VideoReader(FrameSource):
         if self._proc is not None:
             raise RuntimeError("a VideoReader can be iterated once")
         width, height = self.info.width, self.info.height
-        channels = 1 if self.grey else 3
+        channels = {"gray": 1, "rgb24": 3, "rgba": 4}[self._pipe_format]
         frame_bytes = width * height * channels
         self._proc = subprocess.Popen(self._command(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                       stderr=subprocess.PIPE, bufsize=frame_bytes)
@@ -405,7 +420,11 @@ class VideoReader(FrameSource):
                 break
             produced += 1
             frame = np.frombuffer(buf, np.uint8)
-            yield frame.reshape(height, width) if self.grey else frame.reshape(height, width, 3)
+            if channels == 4:
+                rgb = to_rgb8(frame.reshape(height, width, 4))
+                yield cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) if self.grey else rgb
+            else:
+                yield frame.reshape(height, width) if self.grey else frame.reshape(height, width, 3)
         self._proc.stdout.close()
         code = self._proc.wait()
         tail = self._drain.tail()
@@ -440,14 +459,42 @@ def list_frames(folder: Path) -> list[Path]:
 
 
 def read_image(path: Path, mode: int = cv2.IMREAD_COLOR) -> np.ndarray:
-    """Read an image as RGB (or single channel with IMREAD_GRAYSCALE); InputError if unreadable."""
+    """Read an image as 8-bit RGB (or one channel with IMREAD_GRAYSCALE); InputError if unreadable.
+
+    Whatever the file holds - palette, grey, grey+alpha, RGBA, 16 bits per channel - comes out
+    the same way: transparency composited over white (a transparent ink layer is lines on
+    paper, not lines on black), deeper samples scaled to 8 bits.
+    """
     data = np.fromfile(str(path), dtype=np.uint8) if path.exists() else None  # handles non-ASCII paths
-    image = cv2.imdecode(data, mode) if data is not None and data.size else None
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data is not None and data.size else None
     if image is None:
         raise InputError(f"{path}: not a readable image", hint="the file is missing, empty or corrupt")
-    if image.ndim == 3:
-        image = cv2.cvtColor(image, cv2.COLOR_BGRA2RGBA if image.shape[2] == 4 else cv2.COLOR_BGR2RGB)
-    return image
+    image = to_rgb8(image, bgr=True)
+    return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if mode == cv2.IMREAD_GRAYSCALE else image
+
+
+def to_rgb8(image: np.ndarray, *, bgr: bool = False) -> np.ndarray:
+    """Any decoded image (H, W), (H, W, 1-4) in uint8, uint16 or float -> (H, W, 3) uint8 RGB over white."""
+    if image.dtype == np.uint8:
+        scaled = None
+    elif np.issubdtype(image.dtype, np.integer):
+        scaled = image.astype(np.float32) / np.iinfo(image.dtype).max
+    else:
+        scaled = np.clip(np.nan_to_num(image.astype(np.float32)), 0.0, 1.0)
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+        scaled = scaled[:, :, 0] if scaled is not None else None
+    channels = 1 if image.ndim == 2 else image.shape[2]
+    if channels in (2, 4):  # grey+alpha or colour+alpha
+        values = scaled if scaled is not None else image.astype(np.float32) / 255.0
+        alpha = values[:, :, -1:]
+        colour = values[:, :, :-1] * alpha + (1.0 - alpha)
+        image, scaled = None, colour if channels == 4 else colour[:, :, 0]
+    if scaled is not None:
+        image = (scaled * 255.0 + 0.5).astype(np.uint8)
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB) if bgr else np.ascontiguousarray(image)
 
 
 def write_image(path: Path, image: np.ndarray) -> None:

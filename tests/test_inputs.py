@@ -1,0 +1,118 @@
+"""What a new user meets first: every --help, transparent and unusual images, odd messages."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import cv2
+import numpy as np
+import pytest
+import typer
+
+from tcvc_cli import media
+from tcvc_cli.cli import app
+from tcvc_cli.errors import InputError
+
+from .conftest import ffmpeg
+
+
+def _command_paths(command, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    paths = [prefix]
+    for name, sub in getattr(command, "commands", {}).items():
+        paths += _command_paths(sub, prefix + (name,))
+    return paths
+
+
+COMMANDS = _command_paths(typer.main.get_command(app))
+
+
+def test_the_command_tree_is_walked():
+    assert ("colorize",) in COMMANDS and ("models", "pull") in COMMANDS and len(COMMANDS) >= 10
+
+
+@pytest.mark.parametrize("path", COMMANDS, ids=lambda p: " ".join(p) or "tcvc")
+def test_every_help_works(cli, path):
+    result = cli(*path, "--help")
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output and "MarkupError" not in result.output
+    assert "Usage" in result.output
+
+
+def test_hub_reference_syntax_is_shown_literally_in_help(cli):
+    assert "[/FILE][@REV]" in cli("colorize", "--help").output.replace("\n", "").replace(" ", "")
+
+
+def test_error_naming_a_path_with_brackets_is_printed_plainly(cli, tmp_path):
+    missing = tmp_path / "ep [01] a[/b].mp4"
+    result = cli("probe", missing)
+    assert result.exit_code == 3
+    assert "[/b].mp4" in result.stderr and "MarkupError" not in result.output
+
+
+def _rgba_ink(size=(40, 32)) -> np.ndarray:
+    """An ink layer as painting programs export it: RGB black everywhere, lines only in alpha."""
+    width, height = size
+    image = np.zeros((height, width, 4), np.uint8)
+    cv2.rectangle(image, (8, 6), (30, 24), (0, 0, 0, 255), 2)
+    return image
+
+
+def test_transparent_line_art_reads_as_lines_on_white(tmp_path):
+    path = tmp_path / "ink.png"
+    cv2.imwrite(str(path), _rgba_ink())
+    grey = media.read_image(path, cv2.IMREAD_GRAYSCALE)
+    assert grey[0, 0] == 255 and grey[15, 20] == 255  # paper and the enclosed fill are white
+    assert grey[6, 8] == 0  # the line is black
+    assert media.read_image(path).shape == (32, 40, 3)
+
+
+@pytest.mark.parametrize("kind", ["grey", "grey+alpha", "palette", "16-bit", "16-bit rgba"])
+def test_unusual_pngs_and_tiffs_read_as_8bit_rgb(tmp_path, kind):
+    from PIL import Image
+
+    base = np.full((24, 24), 255, np.uint8)
+    base[8:16, 8:16] = 0
+    if kind == "grey":
+        Image.fromarray(base, "L").save(tmp_path / "f.png")
+    elif kind == "grey+alpha":
+        Image.fromarray(np.dstack([np.zeros_like(base), 255 - base]), "LA").save(tmp_path / "f.png")
+    elif kind == "palette":
+        Image.fromarray(base, "L").convert("P").save(tmp_path / "f.png")
+    elif kind == "16-bit":
+        cv2.imwrite(str(tmp_path / "f.png"), base.astype(np.uint16) * 257)
+        cv2.imwrite(str(tmp_path / "f.tif"), np.dstack([base.astype(np.uint16) * 257] * 3))
+    else:
+        alpha = (255 - base).astype(np.uint16) * 257
+        cv2.imwrite(str(tmp_path / "f.png"), np.dstack([np.zeros_like(alpha)] * 3 + [alpha]))
+    for path in tmp_path.iterdir():
+        image = media.read_image(path)
+        assert image.dtype == np.uint8 and image.shape == (24, 24, 3), path
+        assert (image[0, 0] == 255).all() and (image[12, 12] == 0).all(), path
+
+
+def test_transparent_line_art_is_coloured_not_black(cli, tiny_checkpoint, tmp_path):
+    folder = tmp_path / "ink"
+    folder.mkdir()
+    for index in range(3):
+        cv2.imwrite(str(folder / f"{index:06d}.png"), _rgba_ink((64, 64)))
+    seed = np.full((64, 64, 3), (200, 120, 40), np.uint8)
+    media.write_image(tmp_path / "seed.png", seed)
+    result = cli("colorize", folder, "--seed-frame", tmp_path / "seed.png", "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    frame = media.read_image(media.list_frames(tmp_path / "out")[-1])
+    assert frame.mean() > 60  # a black page would be near 0
+
+
+def test_video_with_alpha_is_composited_over_white(tmp_path):
+    folder = tmp_path / "ink"
+    folder.mkdir()
+    for index in range(4):
+        cv2.imwrite(str(folder / f"{index:06d}.png"), _rgba_ink((64, 64)))
+    video = tmp_path / "ink.mov"
+    ffmpeg("-framerate", "12", "-i", str(folder / "%06d.png"), "-c:v", "qtrle", "-pix_fmt", "argb", str(video))
+    info = media.probe(video)
+    assert info.has_alpha
+    with media.open_source(video, grey=True) as source:
+        frames = list(source)
+    assert len(frames) == 4
+    assert frames[0][0, 0] == 255 and frames[0][6, 8] == 0
