@@ -326,13 +326,14 @@ def default_output(source: Path, output_dir: Path | None, suffix: str) -> Path:
 @reports_errors
 def colorize(
     inputs: Annotated[list[Path], typer.Argument(help="Line-art videos, frame folders, or folders of episodes.", show_default=False)],
-    model: Annotated[str, typer.Option("--model", "-m", help="Checkpoint: a .safetensors file, a run folder, or hf:ORG/REPO[/FILE][@REV].")],
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="Checkpoint: a .safetensors file, a run folder, or hf:ORG/REPO[/FILE][@REV]. Without one, colours are carried from --seed-frame and --keyframes along the line art's motion (no training needed).")] = None,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Output video (by extension) or frame folder; one input only.")] = None,
     output_dir: Annotated[Optional[Path], typer.Option("--output-dir", help="Folder for the outputs of several inputs.")] = None,
     suffix: Annotated[str, typer.Option(help="Added to each input's name to name its output.")] = "_color",
     seed_frame: Annotated[Optional[Path], typer.Option("--seed-frame", help="A coloured frame that conditions the first frame (and each new shot).")] = None,
-    keyframes: Annotated[Optional[Path], typer.Option("--keyframes", help="Folder of coloured frames named by frame index (000120.png) that replace and re-anchor those frames.")] = None,
-    work_size: Annotated[str, typer.Option("--work-size", help="Short side the model runs at, or 'native' (default: the checkpoint's training size).")] = "auto",
+    keyframes: Annotated[Optional[Path], typer.Option("--keyframes", help="Folder of coloured frames named by frame index (000120.png) that replace and re-anchor those frames; frames before a keyframe are also coloured backwards from it.")] = None,
+    work_size: Annotated[str, typer.Option("--work-size", help="Short side the model runs at, or 'native' (default: the checkpoint's training size); without a model, the short side the motion is measured at (default 360).")] = "auto",
+    both_ways: Annotated[bool, typer.Option("--both-ways/--forward-only", help="Colour frames before a later keyframe of the shot backwards from it too, and blend the two passes (model-free and motion-compensated models).")] = True,
     upscale: Annotated[str, typer.Option(help="bicubic: smooth colour under the source lines; flat: one colour per line-enclosed region.")] = "bicubic",
     scene_detect: Annotated[bool, typer.Option("--scene-detect/--no-scene-detect", help="Reset the condition at scene cuts.")] = True,
     cut_threshold: Annotated[float, typer.Option(help="Edge change ratio above which two frames are a cut.", min=0.0, max=1.0)] = 0.5,
@@ -355,7 +356,11 @@ def colorize(
     lossless: LosslessOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Colour line-art videos frame by frame, each output conditioning the next."""
+    """Colour line-art videos frame by frame, each output conditioning the next.
+
+    With --model, a trained model paints each frame. Without one, the colours of the seed
+    frame and keyframes are carried along the motion of the line art: no training needed.
+    """
     from . import media
     from .checkpoint import load_generator
     from .colorize import ColorizeOptions, Colorizer, iter_inputs
@@ -384,10 +389,13 @@ def colorize(
         raise InputError(f"{seed_frame}: the seed frame does not exist")
     options = ColorizeOptions(work_size=size, upscale=upscale, scene_detect=scene_detect, cut_threshold=cut_threshold,
                               cut_reset=cut_reset, feedback=feedback == "on", anchor=anchor, anchor_radius=anchor_radius,
-                              from_color=from_color, device=device, half=half)
+                              from_color=from_color, device=device, half=half, both_ways=both_ways)
     encode = media.EncodeOptions(crf=crf, preset=preset, lossless=lossless)
     set_threads(threads)
-    loaded = load_generator(model, cache_dir=cache_dir, offline=offline)
+    loaded = load_generator(model, cache_dir=cache_dir, offline=offline) if model is not None else None
+    if loaded is None and seed_frame is None and keyframes is None:
+        raise UsageError("nothing to colour from: without --model, tcvc carries the colours of a seed frame or keyframes",
+                         hint="pass --seed-frame KEY.png or --keyframes DIR (no training needed), or --model to colour with a trained model")
     colorizer = Colorizer(loaded, options)
 
     def job(source: Path) -> dict:

@@ -40,7 +40,8 @@ import torch.nn.functional as F
 from . import media
 from .checkpoint import LoadedModel
 from .errors import InputError, Interrupted, OutputError, UsageError
-from .lineart import extract as lineart_of, to_grey
+from .lineart import extract as lineart_of, gap_radius, line_regions, to_grey
+from .propagate import Carried, Propagator, Reference, blend, flow_dimensions
 from .runtime import prepare_for_inference, select_device
 from .shots import analysis_view, detector_for
 
@@ -65,6 +66,9 @@ class ColorizeOptions:
     anchor: float = 1.0
     anchor_radius: int | None = None  # None: 1/32 of the work size's short side
     from_color: bool = False  # input is colour/greyscale footage: derive the model's input first
+    # Around a later keyframe of the same shot, also colour backwards from it and blend the two
+    # passes (motion-carried colouring: model-free, or a motion-compensated model).
+    both_ways: bool = True
     device: str = "auto"
     half: bool = True  # half precision on CUDA
     segment_frames: int = 240  # frames per resumable segment
@@ -212,6 +216,7 @@ class ResumableOutput:
         self.state: np.ndarray | None = None
         self.previous_edges: np.ndarray | None = None
         self.anchor: tuple[np.ndarray, np.ndarray] | None = None  # (colour, line art) of the shot's anchor frame
+        self.saved: dict[str, np.ndarray] = {}  # everything the loop saved with the last segment
         manifest = self._read_manifest() if resume else None
         if manifest is not None:
             if manifest.get("fingerprint") != fingerprint:
@@ -220,6 +225,7 @@ class ResumableOutput:
             self.segments = manifest["segments"]
             if self.done and (self.work / "state.npz").is_file():
                 saved = np.load(self.work / "state.npz")
+                self.saved = {name: saved[name] for name in saved.files}
                 self.state = saved["condition"] if "condition" in saved else None
                 self.previous_edges = saved["edges"] if "edges" in saved else None
                 if "anchor_colour" in saved:
@@ -268,7 +274,7 @@ class ResumableOutput:
         self._in_segment += 1
 
     def checkpoint(self, condition: np.ndarray | None, edges: np.ndarray | None,
-                   anchor: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+                   anchor: tuple[np.ndarray, np.ndarray] | None = None, extra: dict[str, np.ndarray] | None = None) -> None:
         """Seal the frames written since the last checkpoint, with the state that follows them."""
         if self._in_segment == 0:
             return
@@ -284,6 +290,7 @@ class ResumableOutput:
             arrays["edges"] = edges
         if anchor is not None:
             arrays["anchor_colour"], arrays["anchor_line"] = anchor
+        arrays.update(extra or {})
         state_temp = self.work / "state.partial.npz"
         np.savez(state_temp, **arrays)
         os.replace(state_temp, self.work / "state.npz")
@@ -339,6 +346,7 @@ class ColorizeResult:
     work_size: tuple[int, int] = (0, 0)
     resumed_from: int = 0
     device: str = "cpu"
+    colouring: str = "model"  # model, motion-compensated model, or model-free
 
     @property
     def fps(self) -> float:
@@ -396,18 +404,28 @@ def _get(q: queue.Queue, stop: threading.Event, producer: _Stage | None = None) 
 class Colorizer:
     """A loaded model on its device, ready to colour videos one after another."""
 
-    def __init__(self, loaded: LoadedModel, options: ColorizeOptions = ColorizeOptions()):
+    def __init__(self, loaded: LoadedModel | None, options: ColorizeOptions = ColorizeOptions()):
+        """`loaded=None`: model-free colouring, colours carried from the seed frame and keyframes
+        along the motion of the line art (tcvc_cli/propagate.py)."""
         self.loaded = loaded
-        self.config = loaded.config
+        self.config = loaded.config if loaded is not None else None
         self.options = options
         self.device = select_device(options.device)
         self.half = options.half and self.device.type == "cuda"
         self.dtype = torch.float16 if self.half else torch.float32
-        self.model = prepare_for_inference(loaded.model, self.device, self.half)
-        self.is_lineart = self.config.input.mode == "lineart"
+        self.model = prepare_for_inference(loaded.model, self.device, self.half) if loaded is not None else None
+        self.is_lineart = self.config is None or self.config.input.mode == "lineart"
+        # Model-free colouring and motion-compensated models carry colours along the line art's motion.
+        self.carries_motion = self.config is None or self.config.condition == "motion"
         if options.upscale == "flat" and not self.is_lineart:
             raise UsageError("--upscale flat needs a line-art model; this checkpoint takes greyscale input",
                              hint="use --upscale bicubic")
+        if self.carries_motion and options.from_color and self.config is None:
+            raise UsageError("--from-color needs a model", hint="pass --model, or colour the line art itself")
+
+    @property
+    def kind(self) -> str:
+        return "model-free" if self.config is None else "motion-compensated model" if self.carries_motion else "model"
 
     # -- one frame through the network
     def _to_tensor(self, image: np.ndarray) -> torch.Tensor:
@@ -433,7 +451,7 @@ class Colorizer:
         return out[:, :, :height, :width]
 
     def _line_of(self, frame: np.ndarray) -> np.ndarray:
-        if self.options.from_color:
+        if self.options.from_color and self.config is not None:
             return lineart_of(frame, self.config.input)
         return to_grey(frame)  # already grey when decoded as such; folders of RGB line art too
 
@@ -447,23 +465,34 @@ class Colorizer:
         # Line art needs one channel: ffmpeg converts, and a third of the bytes cross the pipe.
         with media.open_source(source_path, grey=not self.options.from_color) as source:
             info = source.info
-            work_size = self.options.work_size if self.options.work_size is not None else self.config.image_size
-            work_w, work_h = work_dimensions(info.width, info.height, work_size or None)
+            if self.config is None:
+                if seed_frame is None and keyframes is None:
+                    raise UsageError("colouring without a model needs a coloured frame to start from",
+                                     hint="pass --seed-frame (the coloured first frame) or --keyframes (a folder of "
+                                          "coloured frames), or --model to colour with a trained model")
+                work_w, work_h = flow_dimensions(info.width, info.height, self.options.work_size or None)
+            else:
+                work_size = self.options.work_size if self.options.work_size is not None else self.config.image_size
+                work_w, work_h = work_dimensions(info.width, info.height, work_size or None)
             # Warn about a seed whose size differs from the video's; the step down to the work size is expected.
-            seed_work = (media.resize(load_reference(seed_frame, (info.width, info.height), "seed frame"), (work_w, work_h),
-                                      cv2.INTER_AREA) if seed_frame else None)
+            seed_full = load_reference(seed_frame, (info.width, info.height), "seed frame") if seed_frame else None
+            seed_work = media.resize(seed_full, (work_w, work_h), cv2.INTER_AREA) if seed_full is not None else None
             keyframe_paths = find_keyframes(keyframes, info.frame_count) if keyframes else {}
             fingerprint = {
                 "input": str(source_path.resolve()), "frames": info.frame_count, "size": [info.width, info.height],
-                "model": self.loaded.sha256, "options": {k: v for k, v in asdict(self.options).items() if k not in ("device",)},
+                "model": self.loaded.sha256 if self.loaded is not None else None, "options": {k: v for k, v in asdict(self.options).items() if k not in ("device",)},
                 "seed": _file_digest(seed_frame), "keyframes": {str(i): _file_digest(p) for i, p in sorted(keyframe_paths.items())},
                 "encode": asdict(encode), "half": self.half,
             }
             out = ResumableOutput(output, info, fingerprint=fingerprint, resume=resume, overwrite=overwrite, encode=encode)
             result = ColorizeResult(input=str(source_path), output=str(output), frames=info.frame_count,
-                                    work_size=(work_w, work_h), resumed_from=out.done, device=str(self.device))
+                                    work_size=(work_w, work_h), resumed_from=out.done, device=str(self.device),
+                                    colouring=self.kind)
             try:
-                self._run(source, out, seed_work, keyframe_paths, (work_w, work_h), result, progress)
+                if self.carries_motion:
+                    self._run_motion(source, out, seed_full, keyframe_paths, (work_w, work_h), result, progress)
+                else:
+                    self._run(source, out, seed_work, keyframe_paths, (work_w, work_h), result, progress)
                 out.commit()
             except KeyboardInterrupt:
                 out.abort()
@@ -474,6 +503,46 @@ class Colorizer:
                 raise
         result.seconds = time.perf_counter() - started
         return result
+
+    def _read(self, source: media.FrameSource, start: int, previous_edges: np.ndarray | None, detector: Any,
+              work: tuple[int, int], prepared_q: queue.Queue, stop: threading.Event) -> None:
+        """Reader thread: decode, derive line art, judge scene cuts."""
+        info = source.info
+        for index, frame in enumerate(source):
+            if stop.is_set():
+                return
+            if index < start:
+                continue  # already in completed segments
+            if index == start and frame.ndim == 3 and not self.options.from_color and _looks_coloured(frame):
+                log.warning("%s looks like colour footage; pass --from-color to derive line art from it", info.path)
+            line_full = self._line_of(frame)
+            line_work = media.resize(line_full, work, cv2.INTER_AREA)
+            edges = (detector.edges(analysis_view(line_full, self.is_lineart), self.is_lineart)
+                     if self.options.scene_detect else None)
+            is_cut = edges is not None and index > 0 and detector.is_cut(previous_edges, edges)
+            previous_edges = edges
+            _put(prepared_q, _Prepared(index, line_full, line_work, edges, is_cut), stop)
+        _put(prepared_q, _END, stop)
+
+    def _write(self, out: ResumableOutput, output_q: queue.Queue, stop: threading.Event, total: int,
+               progress: Progress | None) -> None:
+        """Writer thread: finish frames (compose at source resolution), encode, seal segments."""
+        while True:
+            item = _get(output_q, stop)
+            if item is _END:
+                return
+            if isinstance(item[0], str) and item[0] == "checkpoint":
+                out.checkpoint(*item[1:])
+                continue
+            if len(item) == 2:  # a finished frame
+                index, frame = item
+            else:
+                index, colour, line_full, keyframe = item
+                frame = keyframe if keyframe is not None else compose(colour, line_full, upscale=self.options.upscale,
+                                                                        is_lineart=self.is_lineart)
+            out.write(frame)
+            if progress:
+                progress(index + 1, total)
 
     def _run(self, source: media.FrameSource, out: ResumableOutput, seed_work: np.ndarray | None,
              keyframe_paths: dict[int, Path], work: tuple[int, int], result: ColorizeResult,
@@ -486,41 +555,8 @@ class Colorizer:
         prepared_q: queue.Queue = queue.Queue(maxsize=4)
         output_q: queue.Queue = queue.Queue(maxsize=4)
 
-        def read() -> None:
-            previous_edges = out.previous_edges
-            for index, frame in enumerate(source):
-                if stop.is_set():
-                    return
-                if index < start:
-                    continue  # already in completed segments
-                if index == start and frame.ndim == 3 and not self.options.from_color and _looks_coloured(frame):
-                    log.warning("%s looks like colour footage; pass --from-color to derive line art from it", info.path)
-                line_full = self._line_of(frame)
-                line_work = media.resize(line_full, work, cv2.INTER_AREA)
-                edges = (detector.edges(analysis_view(line_full, self.is_lineart), self.is_lineart)
-                         if self.options.scene_detect else None)
-                is_cut = edges is not None and index > 0 and detector.is_cut(previous_edges, edges)
-                previous_edges = edges
-                _put(prepared_q, _Prepared(index, line_full, line_work, edges, is_cut), stop)
-            _put(prepared_q, _END, stop)
-
-        def write() -> None:
-            while True:
-                item = _get(output_q, stop)
-                if item is _END:
-                    return
-                if isinstance(item, tuple) and item[0] == "checkpoint":
-                    out.checkpoint(*item[1:])
-                    continue
-                index, colour, line_full, keyframe = item
-                frame = keyframe if keyframe is not None else compose(colour, line_full, upscale=self.options.upscale,
-                                                                        is_lineart=self.is_lineart)
-                out.write(frame)
-                if progress:
-                    progress(index + 1, total)
-
-        reader = _Stage(read, "tcvc-reader")
-        writer = _Stage(write, "tcvc-writer")
+        reader = _Stage(lambda: self._read(source, start, out.previous_edges, detector, work, prepared_q, stop), "tcvc-reader")
+        writer = _Stage(lambda: self._write(out, output_q, stop, total, progress), "tcvc-writer")
         reader.start()
         writer.start()
         blank = torch.zeros(1, 3, work[1], work[0], device=self.device, dtype=self.dtype)
@@ -584,6 +620,162 @@ class Colorizer:
             source.close()
         if out.count != total:
             raise OutputError(f"{out.final}: wrote {out.count} frames, the input has {total}")
+
+    def _run_motion(self, source: media.FrameSource, out: ResumableOutput, seed: np.ndarray | None,
+                    keyframe_paths: dict[int, Path], work: tuple[int, int], result: ColorizeResult,
+                    progress: Progress | None) -> None:
+        """Colours carried along the line art's motion, painted where it explains nothing: by the
+        motion-compensated model when there is one, by region fill otherwise (propagate.py).
+
+        Between the shot's anchor and a later keyframe, frames are held until the keyframe
+        arrives, coloured forwards and backwards, and blended (`both_ways`).
+        """
+        info = source.info
+        total = info.frame_count
+        start = out.done
+        size = (info.width, info.height)
+        propagator = Propagator(size, work)
+        painter = self._motion_painter(work) if self.model is not None else None
+        detector = detector_for(info.width, info.height, self.options.cut_threshold)
+        stop = threading.Event()
+        prepared_q: queue.Queue = queue.Queue(maxsize=4)
+        output_q: queue.Queue = queue.Queue(maxsize=8)
+        reader = _Stage(lambda: self._read(source, start, out.previous_edges, detector, work, prepared_q, stop), "tcvc-reader")
+        writer = _Stage(lambda: self._write(out, output_q, stop, total, progress), "tcvc-writer")
+        reader.start()
+        writer.start()
+
+        saved = out.saved
+        anchor = _restore_reference(saved, "anchor")
+        previous = _restore_reference(saved, "previous")
+        seed_reference: Reference | None = None
+        later_keys = sorted(keyframe_paths)
+        held: list[_Prepared] = []  # frames waiting for a later keyframe
+        checkpointed = start
+        last_edges = out.previous_edges
+        if progress and start:
+            progress(start, total)
+
+        def emit(index: int, frame: np.ndarray) -> None:
+            _put(output_q, (index, frame), stop, writer)
+
+        def colour_forward(item: _Prepared) -> Carried | None:
+            nonlocal previous
+            if anchor is None:
+                return None
+            carried = propagator.carry(item.line_full, anchor, previous if self.options.feedback else None, painter)
+            previous = carried.reference
+            return carried
+
+        def release(keyframe: Reference | None, keyframe_index: int | None) -> None:
+            """Colour the held frames: forwards, and backwards from the keyframe that ends them."""
+            nonlocal held
+            forward = [colour_forward(item) for item in held]
+            backward: list[Carried | None] = [None] * len(held)
+            if keyframe is not None and self.options.both_ways:
+                later = keyframe
+                for position in range(len(held) - 1, -1, -1):
+                    carried = propagator.carry(held[position].line_full, keyframe, later if self.options.feedback else None, painter)
+                    backward[position], later = carried, carried.reference
+            first = held[0].index - 1 if held else 0
+            for item, ahead, behind in zip(held, forward, backward):
+                if ahead is not None and behind is not None:
+                    frame = blend(ahead, behind, (item.index - first) / max(1, keyframe_index - first))
+                elif ahead is not None or behind is not None:
+                    frame = (ahead or behind).colour
+                else:
+                    raise InputError(f"{info.path}: frame {item.index} has no coloured frame to take colours from",
+                                     hint="pass --seed-frame, or a keyframe at or before the start of each shot")
+                emit(item.index, frame)
+            held = []
+
+        def save_state(done: int) -> None:
+            nonlocal checkpointed
+            segment = self.options.segment_frames
+            if done // segment > checkpointed // segment or done == total:
+                extra = {**_save_reference(anchor, "anchor"), **_save_reference(previous, "previous")}
+                _put(output_q, ("checkpoint", None, last_edges, None, extra), stop, writer)
+                checkpointed = done
+
+        try:
+            while True:
+                item = _get(prepared_q, stop, reader)
+                if item is _END:
+                    break
+                if writer.error is not None:
+                    raise writer.error
+                if item.is_cut:
+                    release(None, None)  # the next keyframe belongs to the new shot
+                    result.cuts.append(item.index)
+                    anchor, previous = seed_reference, None
+                    if anchor is not None:
+                        log.warning("%s: frame %d starts a new shot without a keyframe; colours are carried from the "
+                                    "seed frame", info.path, item.index)
+                if item.index == 0 and seed is not None:
+                    seed_reference = propagator.reference(seed, item.line_full)
+                    anchor = seed_reference
+                elif seed is not None and seed_reference is None:
+                    seed_reference = propagator.reference(seed, item.line_full)  # resumed after frame 0
+                if item.index in keyframe_paths:
+                    keyframe = load_reference(keyframe_paths[item.index], size, "keyframe")
+                    result.keyframes_used.append(item.index)
+                    reference = propagator.reference(keyframe, item.line_full)
+                    release(reference, item.index)
+                    anchor = previous = reference
+                    emit(item.index, keyframe)
+                else:
+                    upcoming = next((k for k in later_keys if k > item.index), None)
+                    if upcoming is not None and (self.options.both_ways or anchor is None):
+                        held.append(item)
+                    else:
+                        carried = colour_forward(item)
+                        if carried is None:
+                            raise InputError(f"{info.path}: frame {item.index} has no coloured frame to take colours from",
+                                             hint="pass --seed-frame, or a keyframe at or before the start of each shot")
+                        emit(item.index, carried.colour)
+                last_edges = item.edges
+                if not held:
+                    save_state(item.index + 1)
+            release(None, None)
+            _put(output_q, _END, stop, writer)
+            writer.join()
+            if writer.error is not None:
+                raise writer.error
+            if reader.error is not None:
+                raise reader.error
+        except BaseException:
+            stop.set()
+            reader.join(timeout=10)
+            writer.join(timeout=10)
+            raise
+        finally:
+            source.close()
+        if out.count != total:
+            raise OutputError(f"{out.final}: wrote {out.count} frames, the input has {total}")
+
+    def _motion_painter(self, work: tuple[int, int]):
+        """The motion-compensated generator as propagate.py's painter: it sees the line art and
+        the carried colours with the mask of where motion explains them, and paints the rest."""
+
+        def paint(line: np.ndarray, carried: np.ndarray, explained: np.ndarray) -> np.ndarray:
+            condition = torch.cat([self._to_tensor(carried), self._to_tensor(explained.astype(np.uint8) * 255)], 1)
+            predicted = self._forward(self._to_tensor(line), condition)
+            return (predicted[0].permute(1, 2, 0).float().clamp(0, 1).cpu().numpy() * 255 + 0.5).astype(np.uint8)
+
+        return paint
+
+
+def _save_reference(reference: Reference | None, name: str) -> dict[str, np.ndarray]:
+    if reference is None:
+        return {}
+    return {f"{name}_colour": reference.colour, f"{name}_small": reference.small, f"{name}_field": reference.field,
+            f"{name}_ink": np.array(reference.ink)}
+
+
+def _restore_reference(saved: dict[str, np.ndarray], name: str) -> Reference | None:
+    if f"{name}_colour" not in saved:
+        return None
+    return Reference(saved[f"{name}_colour"], saved[f"{name}_small"], saved[f"{name}_field"], float(saved[f"{name}_ink"]))
 
 
 def _looks_coloured(frame: np.ndarray) -> bool:

@@ -10,6 +10,7 @@ from .errors import ModelError, UsageError
 from .lineart import LineartParams
 
 Arch = Literal["resnet", "unet"]
+ConditionKind = Literal["previous", "motion"]
 
 
 @dataclass(frozen=True)
@@ -26,10 +27,17 @@ class ModelConfig:
     # Beyond the paper: a fourth output channel gates, per pixel, between copying the previous
     # frame and painting a new colour, so unchanged regions pass through at full sharpness.
     copy_gate: bool = False
+    # What the previous colour frame looks like to the generator. previous: as it is (the
+    # paper). motion: moved onto frame t along the line art's motion, with a fourth channel
+    # marking where that motion is consistent (tcvc_cli/motion.py), so the gate copies what
+    # the motion explains and the painting fills only what moved or appeared.
+    condition: ConditionKind = "previous"
     image_size: int = 256  # training size (short side); colorize's default work size
     input: LineartParams = field(default_factory=LineartParams)
 
     def __post_init__(self) -> None:
+        if self.condition not in ("previous", "motion"):
+            raise UsageError(f"unknown condition {self.condition!r}", hint="use previous or motion")
         if self.arch not in ("resnet", "unet"):
             raise UsageError(f"unknown architecture {self.arch!r}", hint="use resnet (tcvc) or unet (pix2pix baseline)")
         for name in ("ngf", "n_blocks", "image_size", "unet_downs"):
@@ -37,6 +45,13 @@ class ModelConfig:
                 raise UsageError(f"model setting {name}={getattr(self, name)} is out of range")
         if isinstance(self.input, dict):  # built from JSON
             object.__setattr__(self, "input", LineartParams.from_json(self.input))
+
+    @property
+    def condition_channels(self) -> int:
+        """Channels of the previous-frame condition: RGB, plus the consistency mask for motion."""
+        if not self.use_previous:
+            return 0
+        return 4 if self.condition == "motion" else 3
 
     @property
     def size_multiple(self) -> int:

@@ -25,7 +25,7 @@ from torch.utils.data import Dataset
 from . import media
 from .errors import InputError, TcvcError, TrainingError
 from .lineart import LineartParams, extract as lineart_of
-from .metrics import FlowField, occlusion_mask, warp
+from .motion import FlowField, occlusion_mask, warp
 from .shots import analysis_view, detector_for
 
 log = logging.getLogger("tcvc")

@@ -22,9 +22,10 @@ import numpy as np
 
 from . import media
 from .errors import InputError, UsageError
-from .metrics import (FidFeatures, FidUnavailable, FlowField, colour_histograms, cdc, fid_network, frechet_distance,
-                      mse, psnr_from_mse, ssim, tof, warping_error)
 from .lineart import to_grey
+from .metrics import (FidFeatures, FidUnavailable, colour_histograms, cdc, fid_network, frechet_distance, mse, psnr_from_mse,
+                      ssim, tof, warping_error)
+from .motion import FlowField
 from .runtime import select_device
 from .shots import CutDetector
 

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from .errors import InputError
-from .lineart import to_grey
+from .motion import occlusion_mask, warp
 
 log = logging.getLogger("tcvc")
 
@@ -46,36 +46,6 @@ def ssim(prediction: np.ndarray, truth: np.ndarray) -> float:
 
 
 # --------------------------------------------------------------------------- optical flow and temporal metrics
-
-
-DIS_PRESETS = {"medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM, "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST}
-
-
-class FlowField:
-    """Dense optical flow with OpenCV's DIS on greyscale frames: the medium preset for the
-    metrics, the fast one (2.4 times quicker) where training needs flow for every sample."""
-
-    def __init__(self, preset: str = "medium") -> None:
-        self._dis = cv2.DISOpticalFlow_create(DIS_PRESETS[preset])
-
-    def __call__(self, first: np.ndarray, second: np.ndarray) -> np.ndarray:
-        """Flow (H, W, 2) such that first(x) ~ second(x + flow(x))."""
-        return self._dis.calc(to_grey(first), to_grey(second), None)
-
-
-def warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
-    """Sample `image` at x + flow(x) (bilinear, edges replicated)."""
-    height, width = flow.shape[:2]
-    grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
-    return cv2.remap(image, grid_x + flow[..., 0], grid_y + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-
-
-def occlusion_mask(forward: np.ndarray, backward: np.ndarray) -> np.ndarray:
-    """True where the forward-backward check fails (Sundaram et al. 2010, as used by Lai et al. 2018)."""
-    backward_at_target = warp(backward, forward)
-    round_trip = forward + backward_at_target
-    magnitude = (forward**2).sum(-1) + (backward_at_target**2).sum(-1)
-    return (round_trip**2).sum(-1) > 0.01 * magnitude + 0.5
 
 
 def warping_error(out_t: np.ndarray, out_next: np.ndarray, forward: np.ndarray, backward: np.ndarray) -> float:

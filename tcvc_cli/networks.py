@@ -44,7 +44,7 @@ class ResnetGenerator(nn.Module):
 
     def __init__(self, config: ModelConfig):
         super().__init__()
-        in_channels = 1 + (3 if config.use_previous else 0)
+        in_channels = 1 + config.condition_channels
         ngf = config.ngf
         layers: list[nn.Module] = [nn.ReflectionPad2d(3), nn.Conv2d(in_channels, ngf, 7), _norm(ngf), nn.ReLU(True)]
         channels = ngf
@@ -73,7 +73,7 @@ class ResnetGenerator(nn.Module):
             return colour
         logit = out[:, 3:4]
         gate = torch.sigmoid(logit)
-        blended = gate * previous + (1 - gate) * colour
+        blended = gate * previous[:, :3] + (1 - gate) * colour
         return (blended, logit, colour) if with_gate else blended
 
 
@@ -107,7 +107,7 @@ class UnetGenerator(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
         ngf = config.ngf
-        in_channels = 1 + (3 if config.use_previous else 0)
+        in_channels = 1 + config.condition_channels
         block = _UnetBlock(ngf * 8, ngf * 8, innermost=True)
         for _ in range(config.unet_downs - 5):
             block = _UnetBlock(ngf * 8, ngf * 8, submodule=block)
@@ -129,9 +129,9 @@ class PatchDiscriminator(nn.Module):
     generator uses one) and the real or generated frame.
     """
 
-    def __init__(self, use_previous: bool = True, ndf: int = 64, n_layers: int = 3):
+    def __init__(self, use_previous: bool = True, ndf: int = 64, n_layers: int = 3, condition_channels: int = 3):
         super().__init__()
-        in_channels = 1 + (3 if use_previous else 0) + 3
+        in_channels = 1 + (condition_channels if use_previous else 0) + 3
         layers: list[nn.Module] = [spectral_norm(nn.Conv2d(in_channels, ndf, 4, stride=2, padding=1)), nn.LeakyReLU(0.2, True)]
         channels = ndf
         for index in range(1, n_layers + 1):
@@ -169,7 +169,7 @@ def generator_flops(config: ModelConfig, height: int, width: int) -> float:
     handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
     with torch.no_grad():
         model.eval()
-        model(torch.zeros(1, 1, height, width), torch.zeros(1, 3, height, width))
+        model(torch.zeros(1, 1, height, width), torch.zeros(1, max(config.condition_channels, 3), height, width))
     for handle in handles:
         handle.remove()
     return total

@@ -312,7 +312,8 @@ class Trainer:
     def _build(self) -> None:
         config = self.config
         self.generator = define_generator(config.model).to(self.device)
-        self.discriminator = PatchDiscriminator(config.model.use_previous, ndf=config.ndf).to(self.device)
+        self.discriminator = PatchDiscriminator(config.model.use_previous, ndf=config.ndf,
+                                                condition_channels=config.model.condition_channels).to(self.device)
         self.generator.apply(weights_init)
         self.discriminator.apply(weights_init)
         if self.cuda:
@@ -624,7 +625,7 @@ def gate_loss(logit: torch.Tensor, previous: torch.Tensor, painted: torch.Tensor
     close to the target as the generator's painting, or within `tolerance` of the target;
     shut elsewhere (moved content, a blank condition). The painting has its own L1 loss, so
     the comparison is against a colorizer that is worth shutting the gate for."""
-    copy_error = (previous.float() - target.float()).abs().mean(1, keepdim=True)
+    copy_error = (previous[:, :3].float() - target.float()).abs().mean(1, keepdim=True)
     paint_error = (painted.detach().float() - target.float()).abs().mean(1, keepdim=True)
     copy_is_right = ((copy_error <= paint_error) | (copy_error <= tolerance)).float()
     return F.binary_cross_entropy_with_logits(logit.float(), copy_is_right)

@@ -1,0 +1,193 @@
+"""Colours carried along the motion of the line art: from the shot's anchor (the seed frame or
+the latest keyframe), from the previous output, and into regions that neither explains.
+
+This is the model-free colouring (`tcvc colorize` without `--model`) and the first half of
+motion-compensated model colouring, where a generator paints what the motion does not explain.
+For each frame t:
+
+1. Where the motion from the anchor to t is consistent, the colour comes straight from the
+   anchor (one resampling of the artist's frame, at full resolution: texture and fine lines
+   survive the whole shot).
+2. Elsewhere, where the motion from the previous output is consistent, it comes from there.
+3. What neither explains (newly visible content) is painted: by the generator when there is
+   one, otherwise with the colour of the nearest explained pixel of its line-enclosed region.
+
+Flow is computed at a small flow size and applied at full resolution; the full-resolution
+line art of t is drawn over the result as dark as the anchor shows its own lines to be.
+Nothing here reads files, prints or keeps state beyond what the caller hands back in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+
+import cv2
+import numpy as np
+
+from . import media
+from .lineart import gap_radius, line_regions, to_grey
+from .motion import LineMotion, line_field, resize_flow
+
+# Confidence of a carried colour by where it came from; the two passes around a later keyframe
+# are blended with these weights (times their closeness in time).
+FROM_ANCHOR, FROM_PREVIOUS, FROM_REGION = 1.0, 0.5, 0.1
+# Default flow size: short side in pixels (the source's own when smaller).
+FLOW_SHORT_SIDE = 360
+
+# A painter fills the pixels motion does not explain: (line art at flow size, carried colour at
+# flow size, explained mask) -> colour at flow size (uint8 RGB).
+Painter = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A coloured frame that later frames take colours from."""
+
+    colour: np.ndarray  # uint8 RGB at source resolution
+    small: np.ndarray  # uint8 RGB at flow size
+    field: np.ndarray  # distance field of its line art at flow size
+    ink: float  # 0-1: how dark this frame's colouring draws its own lines
+
+
+@dataclass
+class Carried:
+    """One frame coloured by propagation."""
+
+    colour: np.ndarray  # uint8 RGB at source resolution
+    confidence: np.ndarray  # float32 at flow size: FROM_ANCHOR / FROM_PREVIOUS / FROM_REGION per pixel
+    reference: Reference  # this frame as the next frame's previous reference
+
+
+def flow_dimensions(width: int, height: int, short_side: int | None = None) -> tuple[int, int]:
+    short_side = min(short_side or FLOW_SHORT_SIDE, width, height)
+    scale = short_side / min(width, height)
+    return max(8, round(width * scale)), max(8, round(height * scale))
+
+
+def ink_strength(colour: np.ndarray, line: np.ndarray) -> float:
+    """How dark a coloured frame draws the strokes of its line art, 0 (not at all) to 1 (black).
+
+    Finished cels carry the ink of their line art; frames whose line art was derived from them
+    (Canny on rendered footage, say) show no ink where the lines are. Measured as the median
+    luma on line pixels over the mean luma of the paint around them.
+    """
+    ink = to_grey(line) < 128
+    if ink.sum() < 16 or (~ink).sum() < 16:
+        return 1.0
+    luma = to_grey(colour).astype(np.float32)
+    paper = (~ink).astype(np.float32)
+    size = (9, 9)
+    around = cv2.boxFilter(luma * paper, -1, size, normalize=False) / np.maximum(cv2.boxFilter(paper, -1, size, normalize=False), 1e-3)
+    ratio = np.median(luma[ink] / np.maximum(around[ink], 8.0))
+    return float(np.clip(1.0 - ratio, 0.0, 1.0))
+
+
+def draw_lines(colour: np.ndarray, line: np.ndarray, strength: float) -> np.ndarray:
+    """Ink over paint: colour multiplied by the line art, `strength` of the way."""
+    if strength <= 0:
+        return colour
+    line = to_grey(line)
+    if strength < 1:
+        line = cv2.addWeighted(line, strength, np.full_like(line, 255), 1 - strength, 0)
+    return cv2.multiply(colour, cv2.cvtColor(line, cv2.COLOR_GRAY2RGB), scale=1 / 255)
+
+
+@lru_cache(maxsize=4)
+def _grid(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+    grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    return grid_x, grid_y
+
+
+def _pull(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
+    """warp() with a cached grid: this runs at source resolution for every frame."""
+    grid_x, grid_y = _grid(flow.shape[1], flow.shape[0])
+    return cv2.remap(image, grid_x + flow[..., 0], grid_y + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def region_fill(line: np.ndarray, carried: np.ndarray, explained: np.ndarray) -> np.ndarray:
+    """Colour the unexplained pixels: each takes the colour of the nearest explained pixel of its
+    line-enclosed region (gaps in the strokes closed first), or keeps its carried colour where its
+    region has no explained pixel."""
+    if explained.all() or not explained.any():
+        return carried
+    from scipy.ndimage import distance_transform_edt
+
+    _, labels = line_regions(line, gap_radius(line.shape[1], line.shape[0]))
+    rows, cols = distance_transform_edt(~explained, return_distances=False, return_indices=True)
+    same_region = labels[rows, cols] == labels
+    take = ~explained & same_region & (labels > 0)
+    filled = carried.copy()
+    filled[take] = carried[rows[take], cols[take]]
+    return filled
+
+
+class Propagator:
+    """Carries colours from reference frames onto new frames of one source size."""
+
+    def __init__(self, size: tuple[int, int], flow_size: tuple[int, int], preset: str = "medium"):
+        self.size, self.flow_size = tuple(size), tuple(flow_size)
+        self.motion = LineMotion(preset)
+
+    def small_line(self, line: np.ndarray) -> np.ndarray:
+        return media.resize(line, self.flow_size, cv2.INTER_AREA) if line.shape[1::-1] != self.flow_size else line
+
+    def field(self, line: np.ndarray) -> np.ndarray:
+        """The distance field of full-resolution line art at the flow size."""
+        return line_field(self.small_line(line))
+
+    def reference(self, colour: np.ndarray, line: np.ndarray, field: np.ndarray | None = None,
+                  ink: float | None = None) -> Reference:
+        """A coloured frame (seed, keyframe, or an output) as a source of colours."""
+        return Reference(colour, media.resize(colour, self.flow_size, cv2.INTER_AREA), self.field(line) if field is None else field,
+                         ink_strength(colour, line) if ink is None else ink)
+
+    def carry(self, line: np.ndarray, anchor: Reference, previous: Reference | None,
+              painter: Painter | None = None) -> Carried:
+        """Colour the frame whose full-resolution line art is `line`."""
+        field = self.field(line)
+        from_anchor, anchored = self.motion.between(field, anchor.field)
+        sources = [(anchor, from_anchor, anchored)]
+        explained = anchored.copy()
+        if previous is not None and previous is not anchor and not anchored.all():
+            from_previous, followed = self.motion.between(field, previous.field)
+            followed &= ~anchored
+            sources.append((previous, from_previous, followed))
+            explained |= followed
+        # Carried colour at flow size: each source where it explains, the last source's best
+        # guess elsewhere (what the painter starts from).
+        last_reference, last_flow, _ = sources[-1]
+        small = _pull(last_reference.small, last_flow)
+        for reference, flow, mask in sources:
+            small[mask] = _pull(reference.small, flow)[mask]
+        small_line = self.small_line(line)
+        painted = painter(small_line, small, explained) if painter else region_fill(small_line, small, explained)
+        confidence = np.full(self.flow_size[::-1], FROM_REGION, np.float32)
+        confidence[sources[-1][2]] = FROM_PREVIOUS if len(sources) > 1 else FROM_ANCHOR
+        confidence[anchored] = FROM_ANCHOR
+
+        # Full resolution: each source pulled along its upscaled flow where it explains the
+        # frame, the painting (upscaled) elsewhere, then the frame's own lines drawn over.
+        width, height = self.size
+        colour = cv2.resize(painted, self.size, interpolation=cv2.INTER_CUBIC) if painted.shape[1::-1] != self.size else painted.copy()
+        for reference, flow, mask in sources:
+            full_mask = cv2.resize(mask.view(np.uint8) * 255, self.size, interpolation=cv2.INTER_LINEAR) >= 128
+            if full_mask.any():
+                pulled = _pull(reference.colour, resize_flow(flow, self.size))
+                np.copyto(colour, pulled, where=full_mask[..., None])
+        colour = draw_lines(colour, line, anchor.ink)
+        return Carried(colour, confidence, Reference(colour, media.resize(colour, self.flow_size, cv2.INTER_AREA), field, anchor.ink))
+
+
+def blend(forward: Carried, backward: Carried, position: float) -> np.ndarray:
+    """Two propagations of one frame - forward from the shot's earlier anchor and backward from a
+    later keyframe - blended per pixel by confidence and closeness in time (`position`: 0 at the
+    earlier anchor, 1 at the later keyframe)."""
+    weight_forward = forward.confidence * (1.0 - position)
+    weight_backward = backward.confidence * position
+    share = weight_backward / np.maximum(weight_forward + weight_backward, 1e-6)
+    height, width = forward.colour.shape[:2]
+    share = cv2.resize(share, (width, height), interpolation=cv2.INTER_LINEAR)[..., None]
+    mixed = forward.colour.astype(np.float32) * (1.0 - share) + backward.colour.astype(np.float32) * share
+    return (mixed + 0.5).astype(np.uint8)
