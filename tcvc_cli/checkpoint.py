@@ -138,7 +138,7 @@ def infer_config(state: dict, path: Path) -> ModelConfig:
                    key=lambda item: item[0])
     downs = sum(1 for _, v in convs if v.shape[-1] == 4) // 2
     gated = convs[-1][1].shape[0] == 4  # the last conv paints RGB, plus the gate in gated generators
-    return ModelConfig(ngf=first.shape[0], n_blocks=len(blocks), n_downsampling=max(downs, 1), use_previous=first.shape[1] == 4,
+    return ModelConfig(ngf=first.shape[0], n_blocks=len(blocks), n_downsampling=max(downs, 1), use_previous=first.shape[1] >= 4, condition="motion" if first.shape[1] == 5 else "previous",
                        copy_gate=gated)
 
 

@@ -174,16 +174,28 @@ def compose(prediction: np.ndarray, line_full: np.ndarray, *, upscale: Upscale, 
         ycrcb[:, :, 0] = line_full
         return cv2.cvtColor(ycrcb, cv2.COLOR_YCrCb2RGB)
     if upscale == "flat":
-        count, labels = cv2.connectedComponents((line_full >= 128).astype(np.uint8), connectivity=4)
-        flat_labels = labels.ravel()
-        sizes = np.bincount(flat_labels, minlength=count).astype(np.float64)
-        means = np.stack([np.bincount(flat_labels, weights=colour[:, :, c].ravel(), minlength=count) for c in range(3)], 1)
-        means = (means / np.maximum(sizes, 1)[:, None] + 0.5).astype(np.uint8)
-        filled = means[labels]
-        on_line = labels == 0  # label 0 is the lines themselves
-        filled[on_line] = colour[on_line]
-        colour = filled
+        colour = flat_fill(colour, line_full)
     return cv2.multiply(colour, cv2.cvtColor(line_full, cv2.COLOR_GRAY2RGB), scale=1 / 255)
+
+
+# A region larger than this share of the frame is taken for strokes that never closed (fills
+# would run across the picture) and keeps its unfilled colour.
+FLAT_MAX_SHARE = 0.25
+
+
+def flat_fill(colour: np.ndarray, line: np.ndarray) -> np.ndarray:
+    """Each region enclosed by the lines (small gaps in strokes closed first) takes one colour,
+    the mean of `colour` inside it; lines and too-large regions keep `colour` as it is."""
+    height, width = line.shape[:2]
+    count, labels = line_regions(line, gap_radius(width, height))
+    flat_labels = labels.ravel()
+    sizes = np.bincount(flat_labels, minlength=count).astype(np.float64)
+    means = np.stack([np.bincount(flat_labels, weights=colour[:, :, c].ravel(), minlength=count) for c in range(3)], 1)
+    means = (means / np.maximum(sizes, 1)[:, None] + 0.5).astype(np.uint8)
+    filled = means[labels]
+    keep = (labels == 0) | (sizes[labels] > FLAT_MAX_SHARE * height * width)  # label 0 is the lines themselves
+    filled[keep] = colour[keep]
+    return filled
 
 
 # --------------------------------------------------------------------------- resumable output
@@ -646,8 +658,8 @@ class Colorizer:
         writer.start()
 
         saved = out.saved
-        anchor = _restore_reference(saved, "anchor")
-        previous = _restore_reference(saved, "previous")
+        anchor = _restore_reference(saved, "carried_anchor")
+        previous = _restore_reference(saved, "carried_previous")
         seed_reference: Reference | None = None
         later_keys = sorted(keyframe_paths)
         held: list[_Prepared] = []  # frames waiting for a later keyframe
@@ -693,7 +705,7 @@ class Colorizer:
             nonlocal checkpointed
             segment = self.options.segment_frames
             if done // segment > checkpointed // segment or done == total:
-                extra = {**_save_reference(anchor, "anchor"), **_save_reference(previous, "previous")}
+                extra = {**_save_reference(anchor, "carried_anchor"), **_save_reference(previous, "carried_previous")}
                 _put(output_q, ("checkpoint", None, last_edges, None, extra), stop, writer)
                 checkpointed = done
 

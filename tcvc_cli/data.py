@@ -25,7 +25,7 @@ from torch.utils.data import Dataset
 from . import media
 from .errors import InputError, TcvcError, TrainingError
 from .lineart import LineartParams, extract as lineart_of
-from .motion import FlowField, occlusion_mask, warp
+from .motion import FlowField, LineMotion, line_field, occlusion_mask, warp
 from .shots import analysis_view, detector_for
 
 log = logging.getLogger("tcvc")
@@ -204,7 +204,7 @@ class SequenceDataset(Dataset):
     """
 
     def __init__(self, clips: list[Clip], crop: int, blank_probability: float = 0.5, train: bool = True, seed: int = 0,
-                 history: int = 0, max_gap: int = 1, motion: bool = False):
+                 history: int = 0, max_gap: int = 1, motion: bool = False, line_motion: bool = False):
         self.clips = clips
         self.crop = crop
         self.blank_probability = blank_probability
@@ -214,6 +214,11 @@ class SequenceDataset(Dataset):
         self.max_gap = max_gap if train else 1
         self.motion = motion and history > 0
         self._flow: FlowField | None = None
+        # Motion-compensated conditions: the line art's motion between the frames of each pair,
+        # computed on whole frames (then cropped) exactly as colorize computes it at its work size.
+        self.line_motion = line_motion
+        self._line_motion: LineMotion | None = None
+        self._pair_cache: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] = {}
         self.epoch = 0
         self.index = [(c, f) for c, clip in enumerate(clips) for f in range(len(clip))]
         # index of the shot each frame belongs to starts at
@@ -229,6 +234,8 @@ class SequenceDataset(Dataset):
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         state["_flow"] = None  # OpenCV's flow object does not cross into worker processes
+        state["_line_motion"] = None
+        state["_pair_cache"] = {}
         return state
 
     def set_epoch(self, epoch: int) -> None:
@@ -262,8 +269,11 @@ class SequenceDataset(Dataset):
         gap = int(rng.integers(1, self.max_gap + 1)) if self.max_gap > 1 else 1
         shot = int(self.shot_starts[clip_index][frame])
         target = colour(frame)
-        sample = {"line": line(frame), "previous": torch.zeros_like(target) if blank else colour(max(frame - gap, shot)),
+        source = max(frame - gap, shot)
+        sample = {"line": line(frame), "previous": torch.zeros_like(target) if blank else colour(source),
                   "target": target, "blank": torch.tensor(blank), "clip": torch.tensor(clip_index), "frame": torch.tensor(frame)}
+        if self.line_motion:
+            sample["flow"], sample["flow_valid"] = self.pair_motion(clip_index, frame, None if blank else source, window)
         if self.history:
             first = frame - self.history
             frames = range(first, frame)
@@ -271,9 +281,36 @@ class SequenceDataset(Dataset):
             sample["history_valid"] = torch.tensor([f >= shot and not blank for f in frames])
             start = max(first - gap, shot)
             sample["history_start"] = colour(start) if first - 1 >= shot and not blank else torch.zeros_like(target)
+            if self.line_motion:
+                pairs = [self.pair_motion(clip_index, max(f, 0), (start if f == first else f - 1)
+                                          if f - 1 >= shot and not blank else None, window) for f in frames]
+                sample["history_flows"] = torch.stack([p[0] for p in pairs])
+                sample["history_flow_valid"] = torch.stack([p[1] for p in pairs])
+                sample["own_flow"], sample["own_flow_valid"] = self.pair_motion(
+                    clip_index, frame, frame - 1 if frame - 1 >= shot and not blank else None, window)
             if self.motion:
                 sample.update(self._motion(clip.colour, frame, window, valid=frame - 1 >= shot and not blank))
         return sample
+
+    def pair_motion(self, clip_index: int, frame: int, source: int | None,
+                    window: tuple[slice, slice]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(flow (2, h, w), consistent (1, h, w)) pulling frame `source` onto `frame` along the line
+        art's motion, on whole frames then cropped to `window`; zeros for no source (blank)."""
+        height, width = window[0].stop - window[0].start, window[1].stop - window[1].start
+        if source is None:
+            return torch.zeros(2, height, width), torch.zeros(1, height, width)
+        key = (clip_index, frame, source)
+        if key not in self._pair_cache:
+            if self._line_motion is None:
+                self._line_motion = LineMotion()
+            clip = self.clips[clip_index]
+            if len(self._pair_cache) > 4096:
+                self._pair_cache.clear()
+            self._pair_cache[key] = self._line_motion.between(line_field(np.asarray(clip.line[frame])),
+                                                              line_field(np.asarray(clip.line[source])))
+        flow, consistent = self._pair_cache[key]
+        return (torch.from_numpy(np.ascontiguousarray(flow[window])).permute(2, 0, 1),
+                torch.from_numpy(consistent[window].astype(np.float32))[None])
 
     def _motion(self, colour: np.ndarray, frame: int, window: tuple[slice, slice], valid: bool) -> dict[str, torch.Tensor]:
         now = np.ascontiguousarray(colour[frame][window])

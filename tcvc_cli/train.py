@@ -36,6 +36,7 @@ from .config import ModelConfig, model_preset
 from .data import EpochBatches, SequenceDataset, load_clips, split_clips
 from .errors import Interrupted, TrainingError, UsageError
 from .losses import adversarial_loss, content_loss, load_vgg, style_loss, temporal_loss
+from .motion import motion_condition
 from .networks import PatchDiscriminator, define_generator
 
 log = logging.getLogger("tcvc")
@@ -349,9 +350,10 @@ class Trainer:
             if min(clip.colour.shape[1:3]) < crop:
                 raise TrainingError(f"{clip.name}: frames smaller than the training size {crop}")
         history = config.unroll if config.prev_source != "gt" and config.model.use_previous else 0
+        line_motion = config.model.condition == "motion" and config.model.use_previous
         self.train_set = SequenceDataset(train_clips, crop, config.blank_probability, train=True, seed=config.seed, history=history,
-                                         max_gap=config.prev_gap, motion=config.lambda_temporal > 0)
-        self.val_set = SequenceDataset(val_clips, crop, train=False, seed=config.seed) if val_clips else None
+                                         max_gap=config.prev_gap, motion=config.lambda_temporal > 0, line_motion=line_motion)
+        self.val_set = SequenceDataset(val_clips, crop, train=False, seed=config.seed, line_motion=line_motion) if val_clips else None
         self.steps_per_epoch = len(self.train_set) // self.dist.world // self.batch_per_rank
         if self.steps_per_epoch == 0:
             raise TrainingError(f"{len(self.train_set)} training frames cannot fill one batch of {config.batch_size}",
@@ -390,6 +392,7 @@ class Trainer:
         generator = torch.Generator().manual_seed(config.seed * 7919 + step)
         not_blank = ~batch["blank"].to(previous.device)
         probability = self.generated_probability(step)
+        use = None
         if probability > 0 and "history_lines" in batch:
             use = not_blank & (torch.rand(len(previous), generator=generator) < probability).to(previous.device)
             if use.any():
@@ -400,7 +403,21 @@ class Trainer:
             chosen = not_blank & (torch.rand(len(previous), generator=generator) < config.degrade).to(previous.device)
             if chosen.any():
                 previous = torch.where(chosen.view(-1, 1, 1, 1), degrade(previous, generator), previous)
+        if config.model.condition == "motion":
+            # G's own output is for frame t-1; a true condition comes from 1 to --prev-gap frames back.
+            moved = self._moved(previous, batch, "flow")
+            if own is not None:
+                moved = torch.where(use.view(-1, 1, 1, 1), self._moved(previous, batch, "own_flow"), moved)
+            previous = moved
         return Condition(previous, own)
+
+    def _moved(self, colour: torch.Tensor, batch: dict[str, torch.Tensor], flow: str, index: int | None = None) -> torch.Tensor:
+        """The motion-compensated condition (motion.py) for a motion model; the colour as it is otherwise."""
+        if self.config.model.condition != "motion" or not self.config.model.use_previous:
+            return colour
+        if index is None:
+            return motion_condition(colour, batch[flow], batch[f"{flow}_valid"])
+        return motion_condition(colour, batch[flow][:, index], batch[f"{flow.removesuffix('s')}_valid"][:, index])
 
     def _unroll(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Run G over the frames before t, each output conditioning the next, as colorize does."""
@@ -408,7 +425,7 @@ class Trainer:
         grad = torch.enable_grad() if self.config.unroll_grad else torch.no_grad()
         with grad:
             for j in range(batch["history_lines"].shape[1]):
-                output = self.g_train(batch["history_lines"][:, j], condition)
+                output = self.g_train(batch["history_lines"][:, j], self._moved(condition, batch, "history_flows", j))
                 condition = torch.where(batch["history_valid"][:, j].view(-1, 1, 1, 1), output.to(condition.dtype), condition)
         return condition
 
@@ -475,7 +492,9 @@ class Trainer:
         total, count = 0.0, 0
         loader = DataLoader(self.val_set, batch_size=self.batch_per_rank, shuffle=False, num_workers=0)
         for batch in loader:
-            line, previous, target = (batch[k].to(self.device) for k in ("line", "previous", "target"))
+            batch = {k: v.to(self.device) for k, v in batch.items()}
+            line, target = batch["line"], batch["target"]
+            previous = self._moved(batch["previous"], batch, "flow")
             fake = self.generator(line, previous).float()
             total += F.l1_loss(fake, target, reduction="sum").item() / fake[0].numel()
             count += fake.shape[0]
@@ -528,7 +547,7 @@ class Trainer:
         last = self._last
         rows = []
         for i in range(min(4, last["fake"].shape[0])):
-            parts = [last["line"][i].expand(3, -1, -1), last["previous"][i], last["fake"][i].float(), last["target"][i]]
+            parts = [last["line"][i].expand(3, -1, -1), last["previous"][i][:3], last["fake"][i].float(), last["target"][i]]
             rows.append(torch.cat([p.float().clamp(0, 1) for p in parts], 2))
         grid = (torch.cat(rows, 1).permute(1, 2, 0).cpu().numpy() * 255 + 0.5).astype(np.uint8)
         folder = self.run_dir / "samples"
