@@ -332,7 +332,7 @@ def colorize(
     suffix: Annotated[str, typer.Option(help="Added to each input's name to name its output.")] = "_color",
     seed_frame: Annotated[Optional[Path], typer.Option("--seed-frame", help="A coloured frame that conditions the first frame (and each new shot).")] = None,
     keyframes: Annotated[Optional[Path], typer.Option("--keyframes", help="Folder of coloured frames named by frame index (000120.png) that replace and re-anchor those frames; frames before a keyframe are also coloured backwards from it.")] = None,
-    work_size: Annotated[str, typer.Option("--work-size", help="Short side the model runs at, or 'native' (default: the checkpoint's training size); without a model, the short side the motion is measured at (default 360).")] = "auto",
+    work_size: Annotated[str, typer.Option("--work-size", help="Short side the model runs at, or 'native' (default: the checkpoint's training size); without a model, the short side the motion is measured at (default 270).")] = "auto",
     both_ways: Annotated[bool, typer.Option("--both-ways/--forward-only", help="Colour frames before a later keyframe of the shot backwards from it too, and blend the two passes (model-free and motion-compensated models).")] = True,
     upscale: Annotated[str, typer.Option(help="bicubic: smooth colour under the source lines; flat: one colour per line-enclosed region.")] = "bicubic",
     scene_detect: Annotated[bool, typer.Option("--scene-detect/--no-scene-detect", help="Reset the condition at scene cuts.")] = True,

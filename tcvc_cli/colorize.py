@@ -41,6 +41,7 @@ from . import media
 from .checkpoint import LoadedModel
 from .errors import InputError, Interrupted, OutputError, UsageError
 from .lineart import extract as lineart_of, gap_radius, line_regions, to_grey
+from .motion import LineMotion, line_field
 from .propagate import Carried, Propagator, Reference, blend, flow_dimensions
 from .runtime import prepare_for_inference, select_device
 from .shots import analysis_view, detector_for
@@ -180,7 +181,7 @@ def compose(prediction: np.ndarray, line_full: np.ndarray, *, upscale: Upscale, 
 
 # A region larger than this share of the frame is taken for strokes that never closed (fills
 # would run across the picture) and keeps its unfilled colour.
-FLAT_MAX_SHARE = 0.25
+FLAT_MAX_SHARE = 0.5
 
 
 def flat_fill(colour: np.ndarray, line: np.ndarray) -> np.ndarray:
@@ -345,6 +346,10 @@ class _Prepared:
     line_work: np.ndarray  # uint8 hxw at work size
     edges: np.ndarray | None
     is_cut: bool
+    # Motion-carried colouring: the line art's distance field at the work size, and the motion
+    # from the frame before (flow, consistent), both worked out ahead in the reader thread.
+    field: np.ndarray | None = None
+    from_before: tuple[np.ndarray, np.ndarray] | None = None
 
 
 @dataclass
@@ -520,11 +525,16 @@ class Colorizer:
               work: tuple[int, int], prepared_q: queue.Queue, stop: threading.Event) -> None:
         """Reader thread: decode, derive line art, judge scene cuts."""
         info = source.info
+        motion = LineMotion() if self.carries_motion else None
+        field_before = None
         for index, frame in enumerate(source):
             if stop.is_set():
                 return
-            if index < start:
+            if index < start - 1:
                 continue  # already in completed segments
+            if index == start - 1:  # the frame before a resumed run's first: its field only
+                field_before = line_field(media.resize(self._line_of(frame), work, cv2.INTER_AREA)) if motion else None
+                continue
             if index == start and frame.ndim == 3 and not self.options.from_color and _looks_coloured(frame):
                 log.warning("%s looks like colour footage; pass --from-color to derive line art from it", info.path)
             line_full = self._line_of(frame)
@@ -533,7 +543,13 @@ class Colorizer:
                      if self.options.scene_detect else None)
             is_cut = edges is not None and index > 0 and detector.is_cut(previous_edges, edges)
             previous_edges = edges
-            _put(prepared_q, _Prepared(index, line_full, line_work, edges, is_cut), stop)
+            prepared = _Prepared(index, line_full, line_work, edges, is_cut)
+            if motion is not None:
+                prepared.field = line_field(line_work)
+                if field_before is not None:
+                    prepared.from_before = motion.between(prepared.field, field_before)
+                field_before = prepared.field
+            _put(prepared_q, prepared, stop)
         _put(prepared_q, _END, stop)
 
     def _write(self, out: ResumableOutput, output_q: queue.Queue, stop: threading.Event, total: int,
@@ -660,9 +676,10 @@ class Colorizer:
         saved = out.saved
         anchor = _restore_reference(saved, "carried_anchor")
         previous = _restore_reference(saved, "carried_previous")
-        seed_reference: Reference | None = None
+        seed_reference = _restore_reference(saved, "carried_seed")
         later_keys = sorted(keyframe_paths)
         held: list[_Prepared] = []  # frames waiting for a later keyframe
+        previous_index = start - 1  # the frame `previous` colours
         checkpointed = start
         last_edges = out.previous_edges
         if progress and start:
@@ -672,10 +689,15 @@ class Colorizer:
             _put(output_q, (index, frame), stop, writer)
 
         def colour_forward(item: _Prepared) -> Carried | None:
-            nonlocal previous
+            nonlocal previous, previous_index
             if anchor is None:
                 return None
-            carried = propagator.carry(item.line_full, anchor, previous if self.options.feedback else None, painter)
+            # The reader measured the motion from the frame before: it is the previous output's
+            # motion whenever the previous output is that frame's colouring.
+            known = item.from_before if previous is not None and previous_index == item.index - 1 else None
+            carried = propagator.carry(item.line_full, anchor, previous if self.options.feedback else None, painter,
+                                       small_line=item.line_work, field=item.field, from_previous=known)
+            previous_index = item.index
             previous = carried.reference
             return carried
 
@@ -687,7 +709,8 @@ class Colorizer:
             if keyframe is not None and self.options.both_ways:
                 later = keyframe
                 for position in range(len(held) - 1, -1, -1):
-                    carried = propagator.carry(held[position].line_full, keyframe, later if self.options.feedback else None, painter)
+                    carried = propagator.carry(held[position].line_full, keyframe, later if self.options.feedback else None,
+                                               painter, small_line=held[position].line_work, field=held[position].field)
                     backward[position], later = carried, carried.reference
             first = held[0].index - 1 if held else 0
             for item, ahead, behind in zip(held, forward, backward):
@@ -705,7 +728,8 @@ class Colorizer:
             nonlocal checkpointed
             segment = self.options.segment_frames
             if done // segment > checkpointed // segment or done == total:
-                extra = {**_save_reference(anchor, "carried_anchor"), **_save_reference(previous, "carried_previous")}
+                extra = {**_save_reference(anchor, "carried_anchor"), **_save_reference(previous, "carried_previous"),
+                         **_save_reference(seed_reference, "carried_seed")}
                 _put(output_q, ("checkpoint", None, last_edges, None, extra), stop, writer)
                 checkpointed = done
 
@@ -726,14 +750,13 @@ class Colorizer:
                 if item.index == 0 and seed is not None:
                     seed_reference = propagator.reference(seed, item.line_full)
                     anchor = seed_reference
-                elif seed is not None and seed_reference is None:
-                    seed_reference = propagator.reference(seed, item.line_full)  # resumed after frame 0
                 if item.index in keyframe_paths:
                     keyframe = load_reference(keyframe_paths[item.index], size, "keyframe")
                     result.keyframes_used.append(item.index)
                     reference = propagator.reference(keyframe, item.line_full)
                     release(reference, item.index)
                     anchor = previous = reference
+                    previous_index = item.index
                     emit(item.index, keyframe)
                 else:
                     upcoming = next((k for k in later_keys if k > item.index), None)
@@ -780,14 +803,18 @@ class Colorizer:
 def _save_reference(reference: Reference | None, name: str) -> dict[str, np.ndarray]:
     if reference is None:
         return {}
-    return {f"{name}_colour": reference.colour, f"{name}_small": reference.small, f"{name}_field": reference.field,
-            f"{name}_ink": np.array(reference.ink)}
+    saved = {f"{name}_colour": reference.colour, f"{name}_small": reference.small, f"{name}_field": reference.field,
+             f"{name}_ink": np.array(reference.ink)}
+    if reference.origin is not None:
+        saved[f"{name}_origin"], saved[f"{name}_known"] = reference.origin, reference.known
+    return saved
 
 
 def _restore_reference(saved: dict[str, np.ndarray], name: str) -> Reference | None:
     if f"{name}_colour" not in saved:
         return None
-    return Reference(saved[f"{name}_colour"], saved[f"{name}_small"], saved[f"{name}_field"], float(saved[f"{name}_ink"]))
+    return Reference(saved[f"{name}_colour"], saved[f"{name}_small"], saved[f"{name}_field"], float(saved[f"{name}_ink"]),
+                     origin=saved.get(f"{name}_origin"), known=saved.get(f"{name}_known"))
 
 
 def _looks_coloured(frame: np.ndarray) -> bool:

@@ -65,27 +65,36 @@ def run_demo(out_dir: Path, *, overwrite: bool = False, steps: int = TRAIN_STEPS
         if event["type"] == "step" and progress:
             progress(event["step"], steps)
 
-    step("colouring the held-out line art from its seed frame")
+    step("colouring the held-out line art from its seed frame, with no model and with the trained one")
+    free = Colorizer(None, ColorizeOptions(device=device)).colorize(lineart, out_dir / "model_free_result.mp4",
+                                                                     seed_frame=seed, overwrite=True)
     colorizer = Colorizer(load_generator(run_dir), ColorizeOptions(device=device))
     result = colorizer.colorize(lineart, out_dir / "tcvc_result.mp4", seed_frame=seed, overwrite=True)
 
     step("evaluating against the held-out colour frames")
-    metrics = evaluate([Path(result.output)], truth, options=EvaluateOptions(fid="off"))["predictions"][0]
-    with media.open_source(result.output) as source:
-        coloured = list(source)
+    free_metrics, metrics = evaluate([Path(free.output), Path(result.output)], truth,
+                                     options=EvaluateOptions(fid="off"))["predictions"]
+    coloured = []
+    for path in (free.output, result.output):
+        with media.open_source(path) as source:
+            coloured.append(list(source))
     sheet = out_dir / "side_by_side.png"
     media.write_image(sheet, side_by_side(held_lines, coloured, held_colour))
-    return {"result_video": result.output, "side_by_side": str(sheet), "run": str(run_dir), "frames": result.frames,
-            "psnr": round(metrics["psnr"], 2), "ssim": round(metrics["ssim"], 4),
-            "warp_error": round(metrics["warp_error"], 5) if metrics["warp_error"] is not None else None}
+
+    def rounded(values: dict) -> dict:
+        return {"psnr": round(values["psnr"], 2), "ssim": round(values["ssim"], 4),
+                "warp_error": round(values["warp_error"], 5) if values["warp_error"] is not None else None}
+
+    return {"result_video": result.output, "model_free_video": free.output, "side_by_side": str(sheet), "run": str(run_dir),
+            "frames": result.frames, **rounded(metrics), "model_free": rounded(free_metrics)}
 
 
-def side_by_side(lines: list[np.ndarray], coloured: list[np.ndarray], truth: list[np.ndarray], rows: int = 5) -> np.ndarray:
-    """Rows of line art | tcvc | ground truth, from the first frame to the last."""
+def side_by_side(lines: list[np.ndarray], coloured: list[list[np.ndarray]], truth: list[np.ndarray], rows: int = 5) -> np.ndarray:
+    """Rows of line art | each colouring (model-free, model) | ground truth, from the first frame to the last."""
     picks = np.linspace(0, len(truth) - 1, rows).round().astype(int)
     out = []
     for index in picks:
-        row = np.concatenate([cv2.cvtColor(lines[index], cv2.COLOR_GRAY2RGB), coloured[index], truth[index]], 1)
+        row = np.concatenate([cv2.cvtColor(lines[index], cv2.COLOR_GRAY2RGB), *(c[index] for c in coloured), truth[index]], 1)
         cv2.putText(row, f"frame {index}", (4, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (200, 0, 0), 1, cv2.LINE_AA)
         out.append(row)
     return np.concatenate(out, 0)

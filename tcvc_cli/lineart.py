@@ -89,10 +89,16 @@ def line_regions(line: np.ndarray, close_gaps: int = 0) -> tuple[int, np.ndarray
         closed = cv2.dilate(ink.view(np.uint8), kernel).astype(bool)
     count, labels = cv2.connectedComponents((~closed).view(np.uint8), connectivity=4)
     if close_gaps > 0 and count > 1:
-        from scipy.ndimage import distance_transform_edt
-
         band = closed & ~ink
-        nearest = distance_transform_edt(labels == 0, return_distances=False, return_indices=True)
-        grown = labels[nearest[0], nearest[1]]
+        grown = labels.ravel()[nearest_of(labels > 0)]
         labels = np.where(band, grown, labels).astype(np.int32)
     return count, labels
+
+
+def nearest_of(seeds: np.ndarray) -> np.ndarray:
+    """For every pixel, the flat index of the nearest True pixel of `seeds` (HxW bool, some True)."""
+    positions = np.flatnonzero(seeds)
+    # OpenCV numbers the zero pixels of its input in raster order, from 1.
+    _, nearest = cv2.distanceTransformWithLabels((~seeds).view(np.uint8), cv2.DIST_L2, 5,
+                                                 labelType=cv2.DIST_LABEL_PIXEL)
+    return positions[nearest.reshape(seeds.shape) - 1]

@@ -25,13 +25,19 @@ from .lineart import to_grey
 DIS_PRESETS = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
                "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
 
-# Distance field: 16 grey levels per pixel of distance from a line, saturating 16 pixels away.
-FIELD_GAIN = 16.0
+# Distance field: rises from 0 on the lines to 255 at a tenth of the frame's short side from
+# them (27 pixels at the default 270-pixel flow size).
+FIELD_REACH = 0.1
 # A line-art pixel is ink below this value (0-255).
 INK_THRESHOLD = 128
 # Motion explains a pixel when the distance field carried along it lands within this many
-# grey levels (1 pixel of distance = FIELD_GAIN levels) of the frame's own field.
-FIELD_TOLERANCE = 24.0
+# pixels of distance of the frame's own field.
+FIELD_TOLERANCE = 1.5
+
+
+def field_gain(shape: tuple[int, ...]) -> float:
+    """Grey levels of the distance field per pixel of distance, for a frame of this shape."""
+    return 255.0 / max(1.0, FIELD_REACH * min(shape[0], shape[1]))
 
 
 class FlowField:
@@ -60,7 +66,7 @@ def line_field(line: np.ndarray) -> np.ndarray:
     """The distance field of black-on-white line art (uint8 HxW): 0 on lines, rising away from them."""
     paper = (to_grey(line) >= INK_THRESHOLD).astype(np.uint8)
     distance = cv2.distanceTransform(paper, cv2.DIST_L2, 3)
-    return np.minimum(distance * FIELD_GAIN, 255).astype(np.uint8)
+    return np.minimum(distance * field_gain(paper.shape), 255).astype(np.uint8)
 
 
 def warp(image: np.ndarray, flow: np.ndarray, interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
@@ -96,8 +102,10 @@ def resize_flow(flow: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 class LineMotion:
     """Motion from a frame's line art to a reference frame's, and where it is trustworthy."""
 
-    def __init__(self, preset: str = "medium") -> None:
+    def __init__(self, preset: str = "medium", check_preset: str = "medium") -> None:
         self.flow = FlowField(preset)
+        # The reverse flow only checks the forward-backward round trip: a faster preset serves.
+        self.check = FlowField(check_preset)
 
     def between(self, field: np.ndarray, reference_field: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(flow, consistent) for two distance fields of one size.
@@ -108,9 +116,9 @@ class LineMotion:
         reference's distance field, carried along the flow, matches this frame's.
         """
         backward = self.flow(field, reference_field)
-        forward = self.flow(reference_field, field)
+        forward = self.check(reference_field, field)
         carried = warp(reference_field, backward)
-        agrees = np.abs(carried.astype(np.int16) - field.astype(np.int16)) <= FIELD_TOLERANCE
+        agrees = np.abs(carried.astype(np.int16) - field.astype(np.int16)) <= FIELD_TOLERANCE * field_gain(field.shape)
         return backward, agrees & ~occlusion_mask(backward, forward)
 
 

@@ -27,14 +27,14 @@ import cv2
 import numpy as np
 
 from . import media
-from .lineart import gap_radius, line_regions, to_grey
+from .lineart import gap_radius, line_regions, nearest_of, to_grey
 from .motion import LineMotion, line_field, resize_flow
 
 # Confidence of a carried colour by where it came from; the two passes around a later keyframe
 # are blended with these weights (times their closeness in time).
 FROM_ANCHOR, FROM_PREVIOUS, FROM_REGION = 1.0, 0.5, 0.1
 # Default flow size: short side in pixels (the source's own when smaller).
-FLOW_SHORT_SIDE = 360
+FLOW_SHORT_SIDE = 270
 
 # A painter fills the pixels motion does not explain: (line art at flow size, carried colour at
 # flow size, explained mask) -> colour at flow size (uint8 RGB).
@@ -49,6 +49,10 @@ class Reference:
     small: np.ndarray  # uint8 RGB at flow size
     field: np.ndarray  # distance field of its line art at flow size
     ink: float  # 0-1: how dark this frame's colouring draws its own lines
+    # For frames coloured by propagation: where each pixel lies in the shot's anchor (flow-size
+    # pixels, (h, w, 2)), valid where `known`.
+    origin: np.ndarray | None = None
+    known: np.ndarray | None = None
 
 
 @dataclass
@@ -94,6 +98,17 @@ def draw_lines(colour: np.ndarray, line: np.ndarray, strength: float) -> np.ndar
     return cv2.multiply(colour, cv2.cvtColor(line, cv2.COLOR_GRAY2RGB), scale=1 / 255)
 
 
+# Above this share of pixels explained by the anchor, the previous frame is not consulted.
+FULLY_EXPLAINED = 0.999
+
+
+@lru_cache(maxsize=4)
+def _grid_stack(width: int, height: int) -> np.ndarray:
+    grid = np.stack(_grid(width, height), -1)
+    grid.flags.writeable = False
+    return grid
+
+
 @lru_cache(maxsize=4)
 def _grid(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
     grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
@@ -112,14 +127,12 @@ def region_fill(line: np.ndarray, carried: np.ndarray, explained: np.ndarray) ->
     region has no explained pixel."""
     if explained.all() or not explained.any():
         return carried
-    from scipy.ndimage import distance_transform_edt
-
     _, labels = line_regions(line, gap_radius(line.shape[1], line.shape[0]))
-    rows, cols = distance_transform_edt(~explained, return_distances=False, return_indices=True)
-    same_region = labels[rows, cols] == labels
+    nearest = nearest_of(explained)
+    same_region = labels.ravel()[nearest].reshape(labels.shape) == labels
     take = ~explained & same_region & (labels > 0)
     filled = carried.copy()
-    filled[take] = carried[rows[take], cols[take]]
+    filled[take] = carried.reshape(-1, 3)[nearest[take]]
     return filled
 
 
@@ -144,40 +157,90 @@ class Propagator:
                          ink_strength(colour, line) if ink is None else ink)
 
     def carry(self, line: np.ndarray, anchor: Reference, previous: Reference | None,
-              painter: Painter | None = None) -> Carried:
-        """Colour the frame whose full-resolution line art is `line`."""
-        field = self.field(line)
-        from_anchor, anchored = self.motion.between(field, anchor.field)
-        sources = [(anchor, from_anchor, anchored)]
-        explained = anchored.copy()
-        if previous is not None and previous is not anchor and not anchored.all():
-            from_previous, followed = self.motion.between(field, previous.field)
-            followed &= ~anchored
-            sources.append((previous, from_previous, followed))
-            explained |= followed
-        # Carried colour at flow size: each source where it explains, the last source's best
-        # guess elsewhere (what the painter starts from).
-        last_reference, last_flow, _ = sources[-1]
-        small = _pull(last_reference.small, last_flow)
-        for reference, flow, mask in sources:
-            small[mask] = _pull(reference.small, flow)[mask]
-        small_line = self.small_line(line)
-        painted = painter(small_line, small, explained) if painter else region_fill(small_line, small, explained)
-        confidence = np.full(self.flow_size[::-1], FROM_REGION, np.float32)
-        confidence[sources[-1][2]] = FROM_PREVIOUS if len(sources) > 1 else FROM_ANCHOR
-        confidence[anchored] = FROM_ANCHOR
+              painter: Painter | None = None, *, small_line: np.ndarray | None = None, field: np.ndarray | None = None,
+              from_previous: tuple[np.ndarray, np.ndarray] | None = None) -> Carried:
+        """Colour the frame whose full-resolution line art is `line`.
 
-        # Full resolution: each source pulled along its upscaled flow where it explains the
-        # frame, the painting (upscaled) elsewhere, then the frame's own lines drawn over.
-        width, height = self.size
-        colour = cv2.resize(painted, self.size, interpolation=cv2.INTER_CUBIC) if painted.shape[1::-1] != self.size else painted.copy()
-        for reference, flow, mask in sources:
-            full_mask = cv2.resize(mask.view(np.uint8) * 255, self.size, interpolation=cv2.INTER_LINEAR) >= 128
-            if full_mask.any():
-                pulled = _pull(reference.colour, resize_flow(flow, self.size))
-                np.copyto(colour, pulled, where=full_mask[..., None])
+        What the caller already has saves work: `small_line` and `field`, the line art and its
+        distance field at the flow size, and `from_previous`, the motion from the previous
+        reference (LineMotion.between).
+        """
+        small_line = self.small_line(line) if small_line is None else small_line
+        field = line_field(small_line) if field is None else field
+        grid = _grid_stack(*self.flow_size)
+        from_anchor, anchored = self.motion.between(field, anchor.field)
+        # Where each pixel lies in the anchor (flow-size pixels): straight along the anchor's
+        # motion, or through the previous frame's own position in the anchor, so colours are
+        # resampled from the artist's frame once, never a copy of a copy.
+        origin = grid + from_anchor
+        from_origin = anchored.copy()
+        chained = np.zeros_like(anchored)  # colours taken from the previous output itself
+        known_motion, from_previous = from_previous, None
+        if previous is not None and previous is not anchor and anchored.mean() < FULLY_EXPLAINED:
+            from_previous, followed = known_motion if known_motion is not None else self.motion.between(field, previous.field)
+            followed = followed.copy()
+            followed &= ~anchored
+            if previous.origin is not None:
+                through = _pull(previous.origin, from_previous)
+                known = _pull(previous.known.view(np.uint8) * 255, from_previous) == 255
+                via = followed & known
+                origin[via] = through[via]
+                from_origin |= via
+                chained = followed & ~known
+            else:
+                chained = followed
+        explained = from_origin | chained
+
+        # Carried colour at the flow size; where nothing explains a pixel, the motion's best guess.
+        small = _pull(anchor.small, origin - grid)
+        if from_previous is not None:
+            guess = _pull(previous.small, from_previous)
+            unexplained_or_chained = ~from_origin
+            small[unexplained_or_chained] = guess[unexplained_or_chained]
+        painted = small if explained.all() else (painter or region_fill)(small_line, small, explained)
+        confidence = np.full(self.flow_size[::-1], FROM_REGION, np.float32)
+        confidence[chained] = FROM_PREVIOUS
+        confidence[from_origin] = FROM_ANCHOR
+
+        # Full resolution: the anchor sampled at each pixel's origin, the previous output along
+        # its motion, the painting (upscaled) where neither explains, then the frame's lines.
+        colour = self._upscale(painted, explained)
+        self._paste(colour, anchor.colour, origin, from_origin, absolute=True)
+        if chained.any():
+            self._paste(colour, previous.colour, from_previous, chained, absolute=False)
         colour = draw_lines(colour, line, anchor.ink)
-        return Carried(colour, confidence, Reference(colour, media.resize(colour, self.flow_size, cv2.INTER_AREA), field, anchor.ink))
+        reference = Reference(colour, media.resize(colour, self.flow_size, cv2.INTER_AREA), field, anchor.ink,
+                              origin=origin, known=from_origin)
+        return Carried(colour, confidence, reference)
+
+    def _upscale(self, painted: np.ndarray, explained: np.ndarray) -> np.ndarray:
+        if painted.shape[1::-1] == self.size:
+            return painted.copy()
+        if explained.all():  # every pixel is pasted over below
+            return np.empty((self.size[1], self.size[0], 3), np.uint8)
+        return cv2.resize(painted, self.size, interpolation=cv2.INTER_CUBIC)
+
+    def _paste(self, colour: np.ndarray, source: np.ndarray, motion: np.ndarray, where: np.ndarray, absolute: bool) -> None:
+        """Sample `source` (full resolution) along `motion` (flow size: positions if `absolute`,
+        else offsets) into `colour` where `where` (flow size) holds, within its bounding box."""
+        rows, cols = np.nonzero(where.any(1))[0], np.nonzero(where.any(0))[0]
+        if not len(rows):
+            return
+        small_w, small_h = self.flow_size
+        width, height = self.size
+        scale_x, scale_y = width / small_w, height / small_h
+        top, bottom = int(rows[0] * scale_y), min(height, int(np.ceil((rows[-1] + 1) * scale_y)))
+        left, right = int(cols[0] * scale_x), min(width, int(np.ceil((cols[-1] + 1) * scale_x)))
+        # Source positions at the flow size (an affine map of the field, cheap there), brought to
+        # full resolution (pixel centres aligned) and cut to the box.
+        scale = np.array([scale_x, scale_y], np.float32)
+        positions = (motion + 0.5) * scale - 0.5 if absolute else motion * scale
+        positions = cv2.resize(positions, self.size, interpolation=cv2.INTER_LINEAR)[top:bottom, left:right]
+        if not absolute:
+            positions += _grid_stack(width, height)[top:bottom, left:right]
+        mask = cv2.resize(where.view(np.uint8) * 255, self.size, interpolation=cv2.INTER_LINEAR)[top:bottom, left:right]
+        pulled = cv2.remap(source, positions, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        cv2.copyTo(pulled, (mask >= 128).view(np.uint8), colour[top:bottom, left:right])
 
 
 def blend(forward: Carried, backward: Carried, position: float) -> np.ndarray:

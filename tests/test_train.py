@@ -479,7 +479,8 @@ def test_demo_runs_end_to_end(tmp_path):
     summary = run_demo(tmp_path / "demo", steps=3)
     assert media.probe(Path(summary["result_video"])).frame_count == summary["frames"] == 48
     assert media.probe(Path(summary["result_video"])).audio_codecs == ("aac",)
-    assert media.read_image(Path(summary["side_by_side"])).shape[1] == 3 * 192
+    assert media.read_image(Path(summary["side_by_side"])).shape[1] == 4 * 192  # line art, model-free, model, truth
+    assert media.probe(Path(summary["model_free_video"])).frame_count == 48
     assert 0 < summary["psnr"] < 100
 
 
