@@ -7,6 +7,7 @@ progress, warnings, errors - goes to stderr.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
@@ -19,15 +20,42 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
+import typer.core
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from . import __version__
-from .errors import EXIT_CODES, EXIT_INTERNAL, EXIT_INTERRUPTED, InputError, SomeInputsFailed, TcvcError, UsageError
+from .errors import (EXIT_CODES, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_TERMINATED, InputError, Interrupted, SomeInputsFailed,
+                     TcvcError, Terminated, UsageError)
+
+GLOBAL_FLAGS = ("-q", "--quiet", "-v", "--verbose")
+
+
+def hoist_global_flags(args: list[str], commands: set[str]) -> list[str]:
+    """Let -q/-v stand after the subcommand and --json before it, as people type them:
+    `tcvc colorize ep.mp4 -q` and `tcvc --json probe ep.mp4` mean what they say."""
+    args = list(args)
+    first = next((i for i, arg in enumerate(args) if arg in commands), None)
+    if first is None:
+        return args
+    end = args.index("--") if "--" in args[first:] else len(args)
+    flags = [arg for arg in args[first:end] if arg in GLOBAL_FLAGS]
+    rest = [arg for arg in args[first:end] if arg not in GLOBAL_FLAGS]
+    head = args[:first]
+    json_first = "--json" in head
+    head = [arg for arg in head if arg != "--json"]
+    return head + flags + rest + (["--json"] if json_first else []) + args[end:]
+
+
+class _Group(typer.core.TyperGroup):
+    def parse_args(self, ctx, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, hoist_global_flags(args, set(self.commands)))
+
 
 app = typer.Typer(
+    cls=_Group,
     name="tcvc",
     help="Colour line-art video with temporally coherent colorization (Thasarathan et al. 2019).",
     # Help text is plain text: "hf:ORG/REPO[/FILE][@REV]" must not be read as markup.
@@ -44,6 +72,7 @@ log = logging.getLogger("tcvc")
 
 class _State:
     quiet = False
+    stdout = sys.stdout  # where results go; everything else printed meanwhile goes to stderr
 
 
 state = _State()
@@ -83,14 +112,19 @@ def reports_errors(command: Callable) -> Callable:
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        # stdout carries the result alone: whatever a library prints while the command runs
+        # (a download line, a warning) goes to stderr, so `tcvc ... --json | jq` always parses.
+        state.stdout = sys.stdout
         try:
-            return command(*args, **kwargs)
+            with contextlib.redirect_stdout(sys.stderr):
+                return command(*args, **kwargs)
         except TcvcError as error:
             _print_error(error)
             raise typer.Exit(error.exit_code) from None
-        except KeyboardInterrupt:
-            err_console.print("[bold red]interrupted[/]: partial outputs were removed; finished ones are kept", markup=True)
-            raise typer.Exit(EXIT_INTERRUPTED) from None
+        except KeyboardInterrupt as stop:
+            what = "terminated" if isinstance(stop, Terminated) else "interrupted"
+            err_console.print(f"[bold red]{what}[/]: partial outputs were removed; finished ones are kept", markup=True)
+            raise typer.Exit(EXIT_TERMINATED if isinstance(stop, Terminated) else EXIT_INTERRUPTED) from None
         except (typer.Exit, typer.Abort):
             raise
         except Exception as error:  # noqa: BLE001 - the last line of defence
@@ -105,11 +139,17 @@ def reports_errors(command: Callable) -> Callable:
 
 @contextmanager
 def progress_bar(description: str, unit: str = "frames") -> Iterator[Callable[..., None]]:
-    """A rich progress bar on stderr with rate and ETA (off when stderr is not a terminal or with --quiet)."""
-    enabled = not state.quiet and err_console.is_terminal
+    """Progress on stderr with rate and ETA: a rich bar on a terminal, a plain line every
+    $TCVC_PROGRESS_SECONDS (default 10) seconds otherwise (CI and render-farm logs); nothing with --quiet."""
+    if state.quiet:
+        yield lambda done, total, note="": None
+        return
+    if not err_console.is_terminal:
+        yield PlainProgress(description, unit)
+        return
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
                    TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), TextColumn("{task.fields[note]}"),
-                   console=err_console, disable=not enabled, transient=False)
+                   console=err_console, transient=False)
     task = bar.add_task(description, total=None, rate="", note="")
 
     def update(done: int, total: int | None, note: str = "") -> None:
@@ -118,6 +158,50 @@ def progress_bar(description: str, unit: str = "frames") -> Iterator[Callable[..
 
     with bar:
         yield update
+
+
+class PlainProgress:
+    """Progress as plain log lines: `colorize ep.mp4: 120/480 frames (25%), 5.2 frames/s, ETA 1m09s`."""
+
+    def __init__(self, description: str, unit: str, interval: float | None = None):
+        import time
+
+        self.clock = time.monotonic
+        self.description, self.unit = description, unit
+        if interval is None:
+            try:
+                interval = float(os.environ.get("TCVC_PROGRESS_SECONDS", "10"))
+            except ValueError:
+                interval = 10.0
+        self.interval = interval
+        self.started = self.clock()
+        self.first_done: int | None = None
+        self.last_print = self.started
+
+    def __call__(self, done: int, total: int | None, note: str = "") -> None:
+        now = self.clock()
+        if self.first_done is None:
+            self.first_done, self.started = done, now  # a resumed run starts part-way
+        finished = total is not None and done >= total
+        if now - self.last_print < self.interval and not finished:
+            return
+        self.last_print = now
+        elapsed = now - self.started
+        rate = (done - self.first_done) / elapsed if elapsed > 0 else 0.0
+        parts = [f"{done}/{total} {self.unit} ({100 * done / total:.0f}%)" if total else f"{done} {self.unit}"]
+        if rate > 0:
+            parts.append(f"{rate:.1f} {self.unit}/s")
+            if total and not finished:
+                parts.append(f"ETA {_duration((total - done) / rate)}")
+        if note:
+            parts.append(note.strip())
+        err_console.print(f"{self.description}: {', '.join(parts)}", markup=False, highlight=False, soft_wrap=True)
+
+
+def _duration(seconds: float) -> str:
+    minutes, seconds = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m{seconds:02d}s" if hours else f"{minutes}m{seconds:02d}s"
 
 
 def dumps(value: Any) -> str:
@@ -134,9 +218,14 @@ def dumps(value: Any) -> str:
     return json.dumps(clean(value), default=str, allow_nan=False)
 
 
+def say(text: str) -> None:
+    """Print a result line on stdout."""
+    typer.echo(text, file=state.stdout)
+
+
 def emit(summary: dict, as_json: bool, human: str) -> None:
     """Print the command's result: one JSON object, or a human line."""
-    typer.echo(dumps(summary) if as_json else human)
+    say(dumps(summary) if as_json else human)
 
 
 def for_each(items: list[Path], job: Callable[[Path], dict]) -> list[dict]:
@@ -146,7 +235,7 @@ def for_each(items: list[Path], job: Callable[[Path], dict]) -> list[dict]:
         try:
             results.append(job(item))
         except TcvcError as error:
-            if len(items) == 1:
+            if len(items) == 1 or isinstance(error, Interrupted):  # a stop stops the whole batch
                 raise
             _print_error(error)
             failures.append((str(item), error))
@@ -174,11 +263,11 @@ def run_batch(items: list[Path], job: Callable[[Path], dict], as_json: bool, des
 
 def _report(results: list[dict], as_json: bool, describe: Callable[[dict], str]) -> None:
     if as_json:
-        typer.echo(dumps({"results": results, "failed": sum("error" in r for r in results)}))
+        say(dumps({"results": results, "failed": sum("error" in r for r in results)}))
         return
     for result in results:
         if "error" not in result:
-            typer.echo(describe(result))
+            say(describe(result))
 
 
 # --------------------------------------------------------------------------- shared options
@@ -539,8 +628,9 @@ def evaluate(
     paths: Annotated[list[Path], typer.Argument(help="PRED... GT: one or more predictions, then the ground truth (videos or frame folders).", show_default=False)],
     lineart: Annotated[Optional[Path], typer.Option(help="The line art the predictions were made from (shown in the report).")] = None,
     resize_pred: Annotated[bool, typer.Option("--resize-pred", help="Resize predictions to the ground truth's size.")] = False,
-    inception_weights: Annotated[str, typer.Option("--inception-weights", help="FID weights: default (pytorch-fid's cache), a .pth path, random (tests only), or off.")] = "default",
+    inception_weights: Annotated[str, typer.Option("--inception-weights", help="FID weights: default (torch hub's cache; see --download-weights), a .pth path, random (tests only), or off.")] = "default",
     require_fid: Annotated[bool, typer.Option("--require-fid", help="Fail when FID cannot be computed instead of skipping it.")] = False,
+    download_weights: Annotated[bool, typer.Option("--download-weights", help="Download the standard FID weights when they are not in torch hub's cache (otherwise the network is never used).")] = False,
     scene_detect: Annotated[bool, typer.Option("--scene-detect/--no-scene-detect", help="Skip frame pairs across scene cuts in temporal metrics.")] = True,
     report: Annotated[Optional[Path], typer.Option(help="Write per-frame CSV, a PSNR/warping-error plot and worst-frame sheets here.")] = None,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print the aggregate metrics as CSV.")] = False,
@@ -554,18 +644,18 @@ def evaluate(
 
     if len(paths) < 2:
         raise UsageError("give at least one prediction and the ground truth", hint="tcvc evaluate PRED... GT")
-    options = EvaluateOptions(resize_pred=resize_pred, fid=inception_weights, require_fid=require_fid,
+    options = EvaluateOptions(resize_pred=resize_pred, fid=inception_weights, require_fid=require_fid, download=download_weights,
                               scene_detect=scene_detect, device=device)
     with progress_bar("evaluate") as update:
         result = run_evaluation(paths[:-1], paths[-1], lineart=lineart, options=options, report=report, progress=update)
     if as_json:
-        typer.echo(dumps(result))
+        say(dumps(result))
         return
     rows = format_table(result)
     if as_csv:
         import csv
 
-        writer = csv.writer(sys.stdout)
+        writer = csv.writer(state.stdout)
         writer.writerows(rows)
         return
     table = Table(title=f"{result['frames']} frames, {len(result['cuts']) + 1} shot(s)")
@@ -573,7 +663,7 @@ def evaluate(
         table.add_column(header, justify="right" if header != "metric" else "left")
     for row in rows[1:]:
         table.add_row(*row)
-    Console(highlight=False).print(table)
+    Console(highlight=False, file=state.stdout).print(table)
 
 
 # --------------------------------------------------------------------------- models
@@ -590,12 +680,12 @@ def models_list(cache_dir: CacheDirOpt = None, as_json: JsonOpt = False) -> None
 
     rows = cached_models(cache_dir)
     if as_json:
-        typer.echo(dumps({"cache_dir": str(cache_dir or default_cache_dir()), "models": rows}))
+        say(dumps({"cache_dir": str(cache_dir or default_cache_dir()), "models": rows}))
         return
     for row in rows:
         config = row.get("config")
         summary = f"{config['arch']} ngf={config['ngf']} blocks={config['n_blocks']} {config['input']['mode']} {config['image_size']}px" if config else row.get("config_error", "-")
-        typer.echo(f"{row['reference']}\t{row['size'] / 1e6:.1f} MB\t{summary}")
+        say(f"{row['reference']}\t{row['size'] / 1e6:.1f} MB\t{summary}")
 
 
 @models_app.command("pull")
@@ -620,7 +710,7 @@ def models_path(reference: Annotated[str, typer.Argument(help="hf:ORG/REPO[/FILE
     """Print the local file a model reference resolves to."""
     from .checkpoint import resolve_model
 
-    typer.echo(str(resolve_model(reference, cache_dir=cache_dir, offline=offline)))
+    say(str(resolve_model(reference, cache_dir=cache_dir, offline=offline)))
 
 
 @models_app.command("verify")
@@ -663,11 +753,15 @@ def demo(
 
 def main() -> None:
     """Console-script entry point."""
+    from .runtime import raise_on_sigterm
+
+    raise_on_sigterm()
     try:
         app()
-    except KeyboardInterrupt:  # Ctrl-C outside a command body (e.g. while importing torch)
-        err_console.print("interrupted")
-        sys.exit(EXIT_INTERRUPTED)
+    except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM outside a command body (e.g. while importing torch)
+        terminated = isinstance(stop, Terminated)
+        err_console.print("terminated" if terminated else "interrupted")
+        sys.exit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED)
 
 
 if __name__ == "__main__":  # pragma: no cover

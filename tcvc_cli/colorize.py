@@ -39,7 +39,7 @@ import torch.nn.functional as F
 
 from . import media
 from .checkpoint import LoadedModel
-from .errors import InputError, Interrupted, OutputError, UsageError
+from .errors import InputError, OutputError, UsageError, interruption
 from .lineart import extract as lineart_of, gap_radius, line_regions, to_grey
 from .motion import LineMotion, line_field
 from .propagate import Carried, Propagator, Reference, blend, flow_dimensions
@@ -427,6 +427,7 @@ class Colorizer:
         self.loaded = loaded
         self.config = loaded.config if loaded is not None else None
         self.options = options
+        self._work_short: int | None = None
         self.device = select_device(options.device)
         self.half = options.half and self.device.type == "cuda"
         self.dtype = torch.float16 if self.half else torch.float32
@@ -480,7 +481,9 @@ class Colorizer:
         media.check_output(output, [source_path], overwrite=True)  # same-as-input check; existence handled below
         started = time.perf_counter()
         # Line art needs one channel: ffmpeg converts, and a third of the bytes cross the pipe.
-        with media.open_source(source_path, grey=not self.options.from_color) as source:
+        # Without feedback each frame stands alone, so a folder of pages may mix sizes (model colouring).
+        pages = not self.options.feedback and self.config is not None and not media.is_video_path(output)
+        with media.open_source(source_path, grey=not self.options.from_color, mixed_sizes=pages) as source:
             info = source.info
             if self.config is None:
                 if seed_frame is None and keyframes is None:
@@ -491,6 +494,7 @@ class Colorizer:
             else:
                 work_size = self.options.work_size if self.options.work_size is not None else self.config.image_size
                 work_w, work_h = work_dimensions(info.width, info.height, work_size or None)
+                self._work_short = work_size or None
             # Warn about a seed whose size differs from the video's; the step down to the work size is expected.
             seed_full = load_reference(seed_frame, (info.width, info.height), "seed frame") if seed_frame else None
             seed_work = media.resize(seed_full, (work_w, work_h), cv2.INTER_AREA) if seed_full is not None else None
@@ -511,10 +515,10 @@ class Colorizer:
                 else:
                     self._run(source, out, seed_work, keyframe_paths, (work_w, work_h), result, progress)
                 out.commit()
-            except KeyboardInterrupt:
+            except KeyboardInterrupt as stop:
                 out.abort()
-                raise Interrupted(f"{output}: stopped; {out.done} of {info.frame_count} frames are saved for --resume",
-                                  hint="run the same command with --resume to continue where it stopped") from None
+                raise interruption(stop, f"{output}: stopped; {out.done} of {info.frame_count} frames are saved for --resume",
+                                   hint="run the same command with --resume to continue where it stopped") from None
             except BaseException:
                 out.abort()
                 raise
@@ -538,9 +542,12 @@ class Colorizer:
             if index == start and frame.ndim == 3 and not self.options.from_color and _looks_coloured(frame):
                 log.warning("%s looks like colour footage; pass --from-color to derive line art from it", info.path)
             line_full = self._line_of(frame)
-            line_work = media.resize(line_full, work, cv2.INTER_AREA)
+            own_size = line_full.shape[1], line_full.shape[0]
+            same_size = own_size == (info.width, info.height)
+            frame_work = work if same_size else work_dimensions(*own_size, self._work_short)  # a page of its own size
+            line_work = media.resize(line_full, frame_work, cv2.INTER_AREA)
             edges = (detector.edges(analysis_view(line_full, self.is_lineart), self.is_lineart)
-                     if self.options.scene_detect else None)
+                     if self.options.scene_detect and same_size else None)
             is_cut = edges is not None and index > 0 and detector.is_cut(previous_edges, edges)
             previous_edges = edges
             prepared = _Prepared(index, line_full, line_work, edges, is_cut)
@@ -611,6 +618,8 @@ class Colorizer:
                     anchor = None  # the seed belongs to another shot
                 if not self.options.feedback:
                     condition = reset
+                    if condition.shape[-2:] != item.line_work.shape:  # a page of another size
+                        condition = F.interpolate(condition, size=item.line_work.shape, mode="area")
                 line = self._to_tensor(item.line_work)
                 keyframe = None
                 if item.index in keyframe_paths:

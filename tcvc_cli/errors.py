@@ -17,6 +17,7 @@ EXIT_FFMPEG = 6
 EXIT_HUB = 7
 EXIT_TRAINING = 8
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143  # 128 + SIGTERM, as shells report a process that SIGTERM ended
 
 
 class TcvcError(Exception):
@@ -86,6 +87,17 @@ class Interrupted(TcvcError):
     exit_code = EXIT_INTERRUPTED
 
 
+class Preempted(Interrupted):
+    """SIGTERM (Slurm preemption or scancel, Kubernetes, systemd), after resumable state was saved."""
+
+    exit_code = EXIT_TERMINATED
+
+
+class Terminated(KeyboardInterrupt):
+    """Raised in the main thread when SIGTERM arrives, so every Ctrl-C path (keep what is
+    finished, save what can be resumed) runs for it too."""
+
+
 class SomeInputsFailed(TcvcError):
     """Several inputs were processed and at least one failed; the others completed."""
 
@@ -112,4 +124,10 @@ EXIT_CODES = {
     EXIT_HUB: "hub reference cannot be resolved, downloaded or verified",
     EXIT_TRAINING: "training cannot start or continue",
     EXIT_INTERRUPTED: "interrupted (Ctrl-C); finished outputs are kept, partial ones removed",
+    EXIT_TERMINATED: "terminated by SIGTERM (preemption, scancel); resumable state is saved: rerun with --resume",
 }
+
+
+def interruption(signal_kind: KeyboardInterrupt | None, message: str, hint: str) -> Interrupted:
+    """The error that reports a stop by Ctrl-C or, for a Terminated, by SIGTERM."""
+    return (Preempted if isinstance(signal_kind, Terminated) else Interrupted)(message, hint=hint)

@@ -42,6 +42,7 @@ class EvaluateOptions:
     require_fid: bool = False
     scene_detect: bool = True
     device: str = "auto"
+    download: bool = False  # fetch the standard FID weights when they are not cached
 
 
 @dataclass
@@ -175,11 +176,13 @@ def _fid(options: EvaluateOptions, device) -> Any:
     if options.fid == "off":
         return None
     try:
-        return fid_network(options.fid, device)
+        return fid_network(options.fid, device, download=options.download)
     except FidUnavailable as exc:
         if options.require_fid:
-            raise InputError(str(exc), hint="pass --inception-weights PATH (pt_inception-2015-12-05-6726825d.pth)") from None
-        log.warning("%s; FID skipped (pass --inception-weights PATH, or --require-fid to make this an error)", exc)
+            raise InputError(str(exc), hint="pass --download-weights, or --inception-weights PATH "
+                                            "(pt_inception-2015-12-05-6726825d.pth)") from None
+        log.warning("%s; FID skipped (pass --download-weights or --inception-weights PATH; --require-fid makes this an "
+                    "error)", exc)
         return None
 
 

@@ -511,9 +511,10 @@ class FolderReader(FrameSource):
     """Frames from a folder of images, numbered in their names."""
 
     def __init__(self, path: Path, selection: FrameSelection = FrameSelection(), size: tuple[int, int] | None = None,
-                 grey: bool = False):
+                 grey: bool = False, mixed_sizes: bool = False):
         path = Path(path)
         self.grey = grey
+        self.mixed_sizes = mixed_sizes  # independent pages: each image keeps its own size
         self.files_all = list_frames(path)
         if not self.files_all:
             raise InputError(f"{path}: the folder holds no frames (no {', '.join(sorted(IMAGE_EXTENSIONS))} files)")
@@ -542,9 +543,11 @@ class FolderReader(FrameSource):
                 image = resize(image, self._size)
             elif first_shape is None:
                 first_shape = image.shape
-            elif image.shape != first_shape:
+            elif image.shape != first_shape and not self.mixed_sizes:
                 raise InputError(f"{file}: size {image.shape[1]}x{image.shape[0]} differs from the first frame's "
-                                 f"{first_shape[1]}x{first_shape[0]}", hint="resize the frames to one size (e.g. --size WxH)")
+                                 f"{first_shape[1]}x{first_shape[0]}",
+                                 hint="frames of a sequence share one size; to colour unrelated pages of any size, use "
+                                      "--model with --feedback off and a folder output")
             yield image
 
 
@@ -564,12 +567,12 @@ def is_video_path(path: Path) -> bool:
 
 
 def open_source(path: str | os.PathLike, selection: FrameSelection = FrameSelection(),
-                size: tuple[int, int] | None = None, grey: bool = False) -> FrameSource:
+                size: tuple[int, int] | None = None, grey: bool = False, mixed_sizes: bool = False) -> FrameSource:
     """Open a video file or a frame folder; frames are RGB (H, W, 3), or (H, W) with grey=True."""
     path = Path(path)
     check_readable_file(path)
     if path.is_dir():
-        return FolderReader(path, selection, size, grey)
+        return FolderReader(path, selection, size, grey, mixed_sizes=mixed_sizes)
     return VideoReader(path, selection, size, grey)
 
 

@@ -102,16 +102,27 @@ class FidUnavailable(Exception):
     """The Inception weights for FID are not available."""
 
 
-def fid_network(weights: str = "default", device: torch.device = torch.device("cpu")) -> torch.nn.Module:
+def cached_fid_weights() -> Path:
+    """Where pytorch-fid's download of the standard weights lives (torch hub's cache)."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / FID_FILE
+
+
+def fid_network(weights: str = "default", device: torch.device = torch.device("cpu"), *,
+                download: bool = False) -> torch.nn.Module:
     """pytorch-fid's InceptionV3 (pool3, 2048-d) with the standard FID weights.
 
-    `default`: pytorch-fid's cached download of pt_inception-2015-12-05 (fetched on a
-    connected machine); a path: that file; `random`: a randomly initialised network of the
-    same architecture, for tests only (its values are not comparable to published FIDs).
+    `default`: the weights in torch hub's cache (pytorch-fid's download of
+    pt_inception-2015-12-05), fetched only when `download` is set - evaluating never touches
+    the network unless asked to; a path: that file; `random`: a randomly initialised network
+    of the same architecture, for tests only (its values are not comparable to published FIDs).
     """
     from pytorch_fid import inception
 
     original_loader, original_builder = inception.load_state_dict_from_url, inception.fid_inception_v3
+    if weights == "default" and cached_fid_weights().is_file():
+        weights = str(cached_fid_weights())
+    elif weights == "default" and not download:
+        raise FidUnavailable(f"the FID Inception weights are not in the cache ({cached_fid_weights()})")
     if weights == "random":
         inception.fid_inception_v3 = _unweighted_fid_inception
     elif weights != "default":

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import signal
+import threading
+
 import torch
 
-from .errors import UsageError
+from .errors import Terminated, UsageError
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
@@ -43,3 +46,15 @@ def prepare_for_inference(model: torch.nn.Module, device: torch.device, half: bo
     for parameter in model.parameters():
         parameter.requires_grad_(False)
     return model
+
+
+def raise_on_sigterm() -> None:
+    """Turn SIGTERM into a Terminated exception in the main thread (what Ctrl-C does with
+    KeyboardInterrupt), so a preempted job stops the way an interrupted one does."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def handle(signum, frame) -> None:
+        raise Terminated()
+
+    signal.signal(signal.SIGTERM, handle)

@@ -34,7 +34,7 @@ from . import media
 from .checkpoint import save_generator
 from .config import ModelConfig, model_preset
 from .data import EpochBatches, SequenceDataset, load_clips, split_clips
-from .errors import Interrupted, TrainingError, UsageError
+from .errors import Interrupted, Preempted, Terminated, TrainingError, UsageError
 from .losses import adversarial_loss, content_loss, load_vgg, style_loss, temporal_loss
 from .motion import motion_condition
 from .networks import PatchDiscriminator, define_generator
@@ -245,25 +245,29 @@ def _ignore_interrupts(worker_id: int) -> None:
 
 
 class _StopFlag:
-    """First Ctrl-C asks the loop to stop after the current step; a second one interrupts at once."""
+    """Ctrl-C or SIGTERM (preemption) asks the loop to stop after the current step, with a
+    checkpoint; a second Ctrl-C interrupts at once."""
 
     def __init__(self) -> None:
         self.requested = False
-        self._previous = None
+        self.terminated = False  # the request came from SIGTERM
+        self._previous: dict[int, Any] = {}
 
     def __enter__(self) -> "_StopFlag":
         if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handle)
+            for kind in (signal.SIGINT, signal.SIGTERM):
+                self._previous[kind] = signal.signal(kind, self._handle)
         return self
 
     def _handle(self, signum, frame) -> None:
-        if self.requested:
-            raise KeyboardInterrupt
+        if self.requested and signum == signal.SIGINT:
+            raise Terminated() if self.terminated else KeyboardInterrupt
         self.requested = True
+        self.terminated = self.terminated or signum == signal.SIGTERM
 
     def __exit__(self, *exc: Any) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+        for kind, handler in self._previous.items():
+            signal.signal(kind, handler)
 
 
 # --------------------------------------------------------------------------- training
@@ -593,6 +597,10 @@ class Trainer:
                             metrics_file.write(json.dumps(event) + "\n")
                         yield event
                         end_of_epoch = step % self.steps_per_epoch == 0
+                        if self.dist.enabled:  # every rank stops at the same step, or the next all-reduce hangs
+                            flags = torch.tensor([float(stop.requested), float(stop.terminated)], device=self.device)
+                            torch.distributed.all_reduce(flags, op=torch.distributed.ReduceOp.MAX)
+                            stop.requested, stop.terminated = bool(flags[0]), bool(flags[1])
                         stopping = stop.requested or step >= self.total_steps
                         if self.dist.is_main and step % self.config.sample_every == 0:
                             self._write_sample(step)
@@ -602,8 +610,9 @@ class Trainer:
                             best = self._best
                             last_good = latest_checkpoint(self.run_dir)
                         if stop.requested:
-                            raise Interrupted(f"stopped at step {step}; checkpoint saved in {self.run_dir}",
-                                              hint=f"continue with: tcvc train --resume {self.run_dir}")
+                            kind = Preempted if stop.terminated else Interrupted
+                            raise kind(f"stopped at step {step}; checkpoint saved in {self.run_dir}",
+                                       hint=f"continue with: tcvc train --resume {self.run_dir}")
                         if step >= self.total_steps:
                             break
         finally:

@@ -116,3 +116,85 @@ def test_video_with_alpha_is_composited_over_white(tmp_path):
         frames = list(source)
     assert len(frames) == 4
     assert frames[0][0, 0] == 255 and frames[0][6, 8] == 0
+
+
+def _pages(folder, sizes):
+    folder.mkdir()
+    for index, (width, height) in enumerate(sizes):
+        page = np.full((height, width), 255, np.uint8)
+        cv2.rectangle(page, (width // 4, height // 4), (3 * width // 4, 3 * height // 4), 0, 2)
+        cv2.imwrite(str(folder / f"page{index:03d}.png"), page)
+
+
+def test_pages_of_different_sizes_colour_independently_at_their_own_size(cli, tiny_checkpoint, tmp_path):
+    sizes = [(64, 96), (120, 80), (50, 50)]
+    _pages(tmp_path / "pages", sizes)
+    result = cli("colorize", tmp_path / "pages", "--model", tiny_checkpoint, "--feedback", "off", "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    out = [media.read_image(p) for p in media.list_frames(tmp_path / "out")]
+    assert [image.shape[1::-1] for image in out] == sizes
+
+
+def test_pages_of_different_sizes_in_the_feedback_loop_name_a_real_option(cli, tiny_checkpoint, tmp_path):
+    _pages(tmp_path / "pages", [(64, 96), (120, 80)])
+    result = cli("colorize", tmp_path / "pages", "--model", tiny_checkpoint, "-o", tmp_path / "out")
+    assert result.exit_code == 3
+    assert "--feedback off" in result.stderr
+    help_text = cli("colorize", "--help").output
+    assert "--feedback" in help_text
+    assert not (tmp_path / "out").exists()
+
+
+def test_json_output_is_one_document_when_fid_weights_are_absent(cli, tmp_path, monkeypatch, sample_folder):
+    import json
+
+    monkeypatch.setattr("torch.hub.get_dir", lambda: str(tmp_path / "empty-hub"))
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("evaluate tried the network")
+
+    monkeypatch.setattr("socket.socket.connect", no_network)
+    result = cli("evaluate", sample_folder, sample_folder, "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)  # the whole of stdout is one JSON document
+    assert summary["fid_weights"] is None and "not in the cache" in result.stderr
+
+
+def test_stdout_holds_only_the_result_even_when_a_library_prints(cli, sample_folder, monkeypatch):
+    import json
+
+    import tcvc_cli.evaluate as evaluation
+
+    original = evaluation.evaluate
+
+    def chatty(*args, **kwargs):
+        print("Downloading: https://example.invalid/weights.pth")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(evaluation, "evaluate", chatty)
+    result = cli("evaluate", sample_folder, sample_folder, "--json", "--inception-weights", "off")
+    assert json.loads(result.stdout)["frames"] == 16
+    assert "Downloading" in result.stderr
+
+
+@pytest.mark.parametrize("args", [["probe", "{clip}", "-q", "--json"], ["-q", "probe", "{clip}", "--json"],
+                                  ["--json", "probe", "{clip}"], ["probe", "{clip}", "--json", "-v"]])
+def test_global_options_work_before_or_after_the_subcommand(cli, sample_video, args):
+    import json
+
+    result = cli(*[str(sample_video) if a == "{clip}" else a for a in args])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["results"][0]["frame_count"] == 16
+
+
+def test_progress_without_a_terminal_is_a_plain_line(tmp_path, sample_video, monkeypatch):
+    import subprocess
+    import sys
+
+    env = {**__import__("os").environ, "TCVC_PROGRESS_SECONDS": "0"}
+    done = subprocess.run([sys.executable, "-m", "tcvc_cli", "lineart", str(sample_video), "-o", str(tmp_path / "l.mp4")],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.startswith("lineart ")]
+    assert lines and lines[-1].endswith("frames/s") and "16/16 frames (100%)" in lines[-1]
+    assert "\x1b[" not in done.stderr  # no terminal control codes in a log file
