@@ -432,6 +432,7 @@ def colorize(
     anchor_radius: Annotated[Optional[int], typer.Option("--anchor-radius", help="Pixels (at the work size) around a changed line that are not anchored (default: 1/32 of the work size).", min=0)] = None,
     from_color: Annotated[bool, typer.Option("--from-color", help="Input is colour/greyscale footage: derive the model's input first.")] = False,
     resume: Annotated[bool, typer.Option(help="Continue an interrupted run from its last completed segment.")] = False,
+    segment_frames: Annotated[int, typer.Option("--segment-frames", help="Frames per resumable segment: what a crash, Ctrl-C or SIGTERM can lose at most.", min=1)] = 240,
     skip_existing: Annotated[bool, typer.Option("--skip-existing", help="Skip inputs whose output already exists.")] = False,
     overwrite: OverwriteOpt = False,
     shard: Annotated[Optional[str], typer.Option(help="Process only the K-th of N parts of the input list (K/N), for array jobs.")] = None,
@@ -478,7 +479,8 @@ def colorize(
         raise InputError(f"{seed_frame}: the seed frame does not exist")
     options = ColorizeOptions(work_size=size, upscale=upscale, scene_detect=scene_detect, cut_threshold=cut_threshold,
                               cut_reset=cut_reset, feedback=feedback == "on", anchor=anchor, anchor_radius=anchor_radius,
-                              from_color=from_color, device=device, half=half, both_ways=both_ways)
+                              from_color=from_color, device=device, half=half, both_ways=both_ways,
+                              segment_frames=segment_frames)
     encode = media.EncodeOptions(crf=crf, preset=preset, lossless=lossless)
     set_threads(threads)
     loaded = load_generator(model, cache_dir=cache_dir, offline=offline) if model is not None else None
