@@ -16,6 +16,7 @@ import logging
 import math
 import os
 import random
+import shutil
 import signal
 import threading
 import time
@@ -563,11 +564,17 @@ class Trainer:
     # -- the loop
     def run(self) -> Iterator[dict[str, Any]]:
         self._seed()
+        created = not self.resume and not self.run_dir.exists()
         if self.dist.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             (self.run_dir / "config.json").write_text(json.dumps(self.config.to_json(), indent=2) + "\n", "utf-8")
-        self._data()
-        self._build()
+        try:
+            self._data()
+            self._build()
+        except BaseException:
+            if created and self.dist.is_main:  # a run that never started leaves no folder to trip over
+                shutil.rmtree(self.run_dir, ignore_errors=True)
+            raise
         step, best = self._restore() if self.resume else (0, None)
         yield {"type": "start", "step": step, "total_steps": self.total_steps, "steps_per_epoch": self.steps_per_epoch,
                "train_frames": len(self.train_set), "val_frames": len(self.val_set) if self.val_set else 0,

@@ -1,0 +1,109 @@
+"""A hostile-input sweep: broken files and random, broken arguments across every command.
+
+Every case must end with an exit code from the README's table (never 1, an internal error),
+without a traceback, and without leaving a partial output behind.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from tcvc_cli import media
+from tcvc_cli.cli import app
+from tcvc_cli.errors import EXIT_CODES, EXIT_INTERNAL
+
+
+@pytest.fixture(scope="module")
+def junk(tmp_path_factory, clip_frames):
+    """Broken and odd inputs beside one good clip."""
+    root = tmp_path_factory.mktemp("junk")
+    good = root / "good.mp4"
+    from tcvc_cli.sample import write_clip
+
+    write_clip(good, clip_frames[1])
+    files = {
+        "good": good,
+        "empty": root / "empty.mp4",
+        "truncated": root / "truncated.mp4",
+        "text": root / "notes.mp4",
+        "noise_png": root / "noise.png",
+        "missing": root / "missing.mp4",
+        "brackets": root / "ep [01] a[/b].mp4",
+        "no_frames": root / "nothing",
+        "folder_of_junk": root / "junk_frames",
+        "model_junk": root / "model.safetensors",
+    }
+    files["empty"].write_bytes(b"")
+    files["truncated"].write_bytes(good.read_bytes()[: good.stat().st_size // 3])
+    files["text"].write_text("not a video\n")
+    files["noise_png"].write_bytes(np.random.default_rng(0).integers(0, 255, 300, dtype=np.uint8).tobytes())
+    files["no_frames"].mkdir()
+    files["folder_of_junk"].mkdir()
+    (files["folder_of_junk"] / "000000.png").write_bytes(b"\x89PNG\r\n\x1a\nbroken")
+    files["model_junk"].write_bytes(b"\x00" * 64)
+    seed = root / "seed.png"
+    media.write_image(seed, clip_frames[0][0])
+    files["seed"] = seed
+    return root, files
+
+
+COMMANDS = {
+    "extract": ["extract", "{input}", "-o", "{out}"],
+    "lineart": ["lineart", "{input}", "-o", "{out}/l.mp4"],
+    "probe": ["probe", "{input}", "--json"],
+    "colorize": ["colorize", "{input}", "--seed-frame", "{seed}", "-o", "{out}/c.mp4"],
+    "colorize-model": ["colorize", "{input}", "--model", "{model}", "-o", "{out}/c"],
+    "train": ["train", "{input}", "-o", "{out}/run", "--preset", "tiny", "--max-steps", "1", "--vgg-weights", "random"],
+    "evaluate": ["evaluate", "{input}", "{input}", "--inception-weights", "off"],
+    "models-verify": ["models", "verify", "{model}", "--offline"],
+    "models-path": ["models", "path", "hf:nobody/nothing", "--offline"],
+}
+BROKEN = ["empty", "truncated", "text", "noise_png", "missing", "brackets", "no_frames", "folder_of_junk"]
+BAD_OPTIONS = [["--work-size", "abc"], ["--shard", "0/0"], ["--shard", "x"], ["--size", "x"], ["--every", "-3"],
+               ["--anchor", "7"], ["--feedback", "sideways"], ["--upscale", "huge"], ["--crf", "99"], ["--start", "later"],
+               ["--mode", "pencil"], ["--epochs", "-1"], ["--cut-threshold", "2"], ["--device", "tpu"], ["--no-such-option"],
+               ["--segment-frames", "0"], ["--preset", "gigantic"]]
+
+
+def _check(result, out: Path) -> None:
+    assert result.exit_code in EXIT_CODES and result.exit_code not in (0, EXIT_INTERNAL), (result.exit_code, result.output)
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    leftovers = [p.name for p in out.iterdir()] if out.exists() else []
+    assert not leftovers, leftovers  # nothing partial (hidden work folders included) is left behind
+
+
+def _invoke(template: list[str], files: dict, out: Path, input_name: str, extra: list[str]):
+    values = {"input": str(files[input_name]), "seed": str(files["seed"]), "model": str(files["model_junk"]), "out": str(out)}
+    args = [part.format(**values) for part in template] + extra
+    return CliRunner().invoke(app, args, catch_exceptions=True)
+
+
+@pytest.mark.parametrize("command", list(COMMANDS))
+@pytest.mark.parametrize("broken", BROKEN)
+def test_broken_files_fail_cleanly(junk, tmp_path, command, broken):
+    _, files = junk
+    out = tmp_path / "out"
+    out.mkdir()
+    _check(_invoke(COMMANDS[command], files, out, broken, []), out)
+
+
+def test_random_broken_arguments_fail_cleanly(junk, tmp_path):
+    _, files = junk
+    rng = random.Random(1234)
+    for case in range(60):
+        command = rng.choice(list(COMMANDS))
+        extra = rng.choice(BAD_OPTIONS)
+        input_name = rng.choice(BROKEN + ["good"])
+        out = tmp_path / f"out{case}"
+        out.mkdir()
+        result = _invoke(COMMANDS[command], files, out, input_name, extra)
+        try:
+            _check(result, out)
+        except AssertionError as failure:
+            raise AssertionError(f"case {case}: {command} on {input_name} with {extra}: {failure}") from None
