@@ -514,7 +514,7 @@ def colorize(
 def train(
     data: Annotated[Optional[Path], typer.Argument(help="Folder of clips: subfolders of coloured frames, or videos.", show_default=False)] = None,
     run_dir: Annotated[Optional[Path], typer.Option("--run-dir", "-o", help="Run folder (default: runs/<date-time>).")] = None,
-    resume: Annotated[Optional[Path], typer.Option(help="Continue the run in this folder from its last checkpoint.")] = None,
+    resume: Annotated[Optional[Path], typer.Option(help="Continue the run in this folder from its last checkpoint. With DATA, a folder that holds no run yet is started, so one command line serves a job's first start and every requeue.")] = None,
     preset: Annotated[str, typer.Option(help="paper, small, tiny, or pix2pix (the paper's U-Net baseline).")] = "paper",
     arch: Annotated[Optional[str], typer.Option(help="resnet (tcvc) or unet (pix2pix baseline).")] = None,
     epochs: Annotated[Optional[int], typer.Option(help="Passes over the training clips (paper: 35).")] = None,
@@ -568,6 +568,11 @@ def train(
     from .train import read_run_config, train as run_training, train_preset
 
     set_threads(threads)
+    if resume is not None and data is not None and not (resume / "config.json").exists():
+        if run_dir is not None and run_dir.resolve() != resume.resolve():
+            raise UsageError("--resume and --run-dir name different folders", hint="give one of them")
+        log.info("%s holds no run yet; starting it", resume)
+        run_dir, resume = resume, None
     if resume is not None:
         config = read_run_config(resume)
         changes = {k: v for k, v in {"max_steps": max_steps, "epochs": epochs}.items() if v is not None}

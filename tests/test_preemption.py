@@ -75,3 +75,16 @@ def test_sigterm_stops_colorize_and_resume_gives_the_uninterrupted_frames(tmp_pa
     second = [media.read_image(p) for p in media.list_frames(target)]
     assert len(second) == 120
     assert all(np.array_equal(a, b) for a, b in zip(first, second))
+
+
+def test_one_train_command_line_serves_the_first_start_and_every_requeue(cli, tmp_path):
+    data = make_data(tmp_path / "data")
+    run_dir = tmp_path / "run"
+    args = ["train", data, "--resume", run_dir, "--preset", "tiny", "--vgg-weights", "random", "--lambda-style", "0",
+            "--lambda-content", "0", "--workers", "0", "--no-epoch-checkpoints", "--device", "cpu", "--json"]
+    first = cli(*args, "--max-steps", "2")
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.stdout)["step"] == 2
+    again = cli(*args, "--max-steps", "3")
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.stdout)["step"] == 3
