@@ -23,6 +23,7 @@ L1 + adversarial losses (no pretrained VGG-19 here), the same budget for both.
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import shutil
 import sys
@@ -77,9 +78,10 @@ def colour_with(model: Path | None, lines: Path, output: Path, seed: Path, devic
 
 
 def run_clip(name: str, colour: list[np.ndarray], lines: list[np.ndarray], root: Path, steps: int, held_out: int,
-             variants: dict, device: str) -> dict:
-    shutil.rmtree(root / name, ignore_errors=True)
+             variants: dict, device: str, reuse: bool = False) -> dict:
     work = root / name
+    if not reuse:
+        shutil.rmtree(work, ignore_errors=True)
     train_colour, test_colour = colour[:-held_out], colour[-held_out:]
     test_lines = lines[-held_out:]
     write_clip(work / "data" / "train", train_colour)
@@ -94,8 +96,13 @@ def run_clip(name: str, colour: list[np.ndarray], lines: list[np.ndarray], root:
     outputs["model-free colorize"] = colour_with(None, line_path, work / "model_free", seed, device)
     timings = {"model-free colorize": time.perf_counter() - started}
     for label, options in variants.items():
-        model, timings[label] = train_model(work / "data", work / f"run-{slug(label)}", steps, device,
-                                            lineart_dir=str(work / "lineart"), **options)
+        run_dir = work / f"run-{slug(label)}"
+        if reuse and (run_dir / "bench-train-seconds.json").is_file():  # colour again with the models trained before
+            model, timings[label] = run_dir / "generator-latest.safetensors", json.loads((run_dir / "bench-train-seconds.json").read_text())
+        else:
+            shutil.rmtree(run_dir, ignore_errors=True)
+            model, timings[label] = train_model(work / "data", run_dir, steps, device, lineart_dir=str(work / "lineart"), **options)
+            (run_dir / "bench-train-seconds.json").write_text(json.dumps(timings[label]))
         outputs[label] = colour_with(model, line_path, work / f"out-{slug(label)}", seed, device)
     result = evaluate(list(outputs.values()), truth, options=EvaluateOptions(fid="off", scene_detect=False),
                       report=work / "report")
@@ -115,12 +122,12 @@ def main() -> None:
     parser.add_argument("--variants", help="';'-separated subset of: " + "; ".join(VARIANTS) + "; or none")
     parser.add_argument("--train-seed", type=int, default=1)
     parser.add_argument("--combine", type=Path, nargs="+", metavar="DIR")
+    parser.add_argument("--reuse-models", action="store_true",
+                        help="colour again with the models an earlier run in --out trained (same --steps)")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "motion")
     args = parser.parse_args()
     command = shlex.join(["python", "bench/motion.py", *sys.argv[1:]])
     if args.combine:
-        import json
-
         write(combine([json.loads((folder / "results.json").read_text()) for folder in args.combine]), args.out,
               f"Merged by `{command}`.")
         return
@@ -130,7 +137,8 @@ def main() -> None:
         parser.error(f"unknown variants: {sorted(unknown)}")
     variants = {k: {**VARIANTS[k], "seed": args.train_seed} for k in chosen}
     started = time.perf_counter()
-    results = [run_clip(name, colour, lines, args.out / "work", args.steps, args.held_out, variants, args.device)
+    results = [run_clip(name, colour, lines, args.out / "work", args.steps, args.held_out, variants, args.device,
+                        args.reuse_models)
                for name, (colour, lines) in clips(args.clips.split(",")).items()]
     write(results, args.out, f"Total time {(time.perf_counter() - started) / 60:.1f} min on {args.device} (`{command}`).")
 
