@@ -97,8 +97,9 @@ def run_clip(name: str, colour: list[np.ndarray], lines: list[np.ndarray], root:
     timings = {"model-free colorize": time.perf_counter() - started}
     for label, options in variants.items():
         run_dir = work / f"run-{slug(label)}"
-        if reuse and (run_dir / "bench-train-seconds.json").is_file():  # colour again with the models trained before
-            model, timings[label] = run_dir / "generator-latest.safetensors", json.loads((run_dir / "bench-train-seconds.json").read_text())
+        if reuse and (run_dir / "generator-latest.safetensors").is_file():  # colour again with the models trained before
+            seconds = run_dir / "bench-train-seconds.json"
+            model, timings[label] = run_dir / "generator-latest.safetensors", json.loads(seconds.read_text()) if seconds.is_file() else None
         else:
             shutil.rmtree(run_dir, ignore_errors=True)
             model, timings[label] = train_model(work / "data", run_dir, steps, device, lineart_dir=str(work / "lineart"), **options)
