@@ -418,6 +418,65 @@ def _get(q: queue.Queue, stop: threading.Event, producer: _Stage | None = None) 
                 return _END
 
 
+class _Pipeline:
+    """The reader and writer threads around the calling thread's colouring loop.
+
+    `frames()` yields the reader's prepared frames; `send()` hands the writer a finished frame,
+    a frame to compose, or a checkpoint. Leaving the `with` block waits for the writer, and
+    re-raises a failure of either thread; a failure in the loop stops both threads.
+    """
+
+    def __init__(self, colorizer: "Colorizer", source: media.FrameSource, out: ResumableOutput, work: tuple[int, int],
+                 progress: Progress | None):
+        info = source.info
+        self.source, self.out, self.total = source, out, info.frame_count
+        detector = detector_for(info.width, info.height, colorizer.options.cut_threshold)
+        self.stop = threading.Event()
+        self.prepared: queue.Queue = queue.Queue(maxsize=4)
+        self.finished: queue.Queue = queue.Queue(maxsize=8)
+        self.reader = _Stage(lambda: colorizer._read(source, out.done, out.previous_edges, detector, work, self.prepared,
+                                                     self.stop), "tcvc-reader")
+        self.writer = _Stage(lambda: colorizer._write(out, self.finished, self.stop, self.total, progress), "tcvc-writer")
+
+    def __enter__(self) -> "_Pipeline":
+        self.reader.start()
+        self.writer.start()
+        return self
+
+    def frames(self) -> Iterator[_Prepared]:
+        while True:
+            item = _get(self.prepared, self.stop, self.reader)
+            if item is _END:
+                return
+            if self.writer.error is not None:
+                raise self.writer.error
+            yield item
+
+    def send(self, item: tuple) -> None:
+        _put(self.finished, item, self.stop, self.writer)
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is None:
+                _put(self.finished, _END, self.stop, self.writer)
+                self.writer.join()
+                if self.writer.error is not None:
+                    raise self.writer.error
+                if self.reader.error is not None:
+                    raise self.reader.error
+                if self.out.count != self.total:
+                    raise OutputError(f"{self.out.final}: wrote {self.out.count} frames, the input has {self.total}")
+        except BaseException:
+            exc_type = BaseException
+            raise
+        finally:
+            if exc_type is not None:
+                self.stop.set()
+                self.reader.join(timeout=10)
+                self.writer.join(timeout=10)
+            self.source.close()
+
+
 class Colorizer:
     """A loaded model on its device, ready to colour videos one after another."""
 
@@ -585,15 +644,6 @@ class Colorizer:
         info = source.info
         total = info.frame_count
         start = out.done
-        detector = detector_for(info.width, info.height, self.options.cut_threshold)
-        stop = threading.Event()
-        prepared_q: queue.Queue = queue.Queue(maxsize=4)
-        output_q: queue.Queue = queue.Queue(maxsize=4)
-
-        reader = _Stage(lambda: self._read(source, start, out.previous_edges, detector, work, prepared_q, stop), "tcvc-reader")
-        writer = _Stage(lambda: self._write(out, output_q, stop, total, progress), "tcvc-writer")
-        reader.start()
-        writer.start()
         blank = torch.zeros(1, 3, work[1], work[0], device=self.device, dtype=self.dtype)
         reset = self._to_tensor(seed_work) if seed_work is not None else blank
         cut_reset = reset if self.options.cut_reset == "seed" else blank
@@ -604,14 +654,9 @@ class Colorizer:
                   if out.anchor is not None and anchoring else None)
         if progress and start:
             progress(start, total)
-        try:
-            last_edges = out.previous_edges
-            while True:
-                item = _get(prepared_q, stop, reader)
-                if item is _END:
-                    break
-                if writer.error is not None:
-                    raise writer.error
+        last_edges = out.previous_edges
+        with _Pipeline(self, source, out, work, progress) as pipeline:
+            for item in pipeline.frames():
                 if item.is_cut:
                     result.cuts.append(item.index)
                     condition = cut_reset
@@ -634,29 +679,14 @@ class Colorizer:
                         condition = anchor_condition(condition, line, anchor, radius, self.options.anchor)
                     predicted = self._forward(line, condition)
                 colour = predicted[0].permute(1, 2, 0).float().cpu().numpy()
-                _put(output_q, (item.index, colour, item.line_full, keyframe), stop, writer)
+                pipeline.send((item.index, colour, item.line_full, keyframe))
                 condition = predicted
                 last_edges = item.edges
                 done = item.index + 1
                 if done % self.options.segment_frames == 0 or done == total:
                     state = condition.float().cpu().numpy() if self.options.feedback else None
                     saved_anchor = (anchor.colour.float().cpu().numpy(), anchor.line.float().cpu().numpy()) if anchor is not None else None
-                    _put(output_q, ("checkpoint", state, last_edges, saved_anchor), stop, writer)
-            _put(output_q, _END, stop, writer)
-            writer.join()
-            if writer.error is not None:
-                raise writer.error
-            if reader.error is not None:
-                raise reader.error
-        except BaseException:
-            stop.set()
-            reader.join(timeout=10)
-            writer.join(timeout=10)
-            raise
-        finally:
-            source.close()
-        if out.count != total:
-            raise OutputError(f"{out.final}: wrote {out.count} frames, the input has {total}")
+                    pipeline.send(("checkpoint", state, last_edges, saved_anchor))
 
     def _run_motion(self, source: media.FrameSource, out: ResumableOutput, seed: np.ndarray | None,
                     keyframe_paths: dict[int, Path], work: tuple[int, int], result: ColorizeResult,
@@ -673,14 +703,7 @@ class Colorizer:
         size = (info.width, info.height)
         propagator = Propagator(size, work)
         painter = self._motion_painter(work) if self.model is not None else None
-        detector = detector_for(info.width, info.height, self.options.cut_threshold)
-        stop = threading.Event()
-        prepared_q: queue.Queue = queue.Queue(maxsize=4)
-        output_q: queue.Queue = queue.Queue(maxsize=8)
-        reader = _Stage(lambda: self._read(source, start, out.previous_edges, detector, work, prepared_q, stop), "tcvc-reader")
-        writer = _Stage(lambda: self._write(out, output_q, stop, total, progress), "tcvc-writer")
-        reader.start()
-        writer.start()
+        pipeline = _Pipeline(self, source, out, work, progress)
 
         saved = out.saved
         anchor = _restore_reference(saved, "carried_anchor")
@@ -695,7 +718,7 @@ class Colorizer:
             progress(start, total)
 
         def emit(index: int, frame: np.ndarray) -> None:
-            _put(output_q, (index, frame), stop, writer)
+            pipeline.send((index, frame))
 
         def colour_forward(item: _Prepared) -> Carried | None:
             nonlocal previous, previous_index
@@ -739,16 +762,11 @@ class Colorizer:
             if done // segment > checkpointed // segment or done == total:
                 extra = {**_save_reference(anchor, "carried_anchor"), **_save_reference(previous, "carried_previous"),
                          **_save_reference(seed_reference, "carried_seed")}
-                _put(output_q, ("checkpoint", None, last_edges, None, extra), stop, writer)
+                pipeline.send(("checkpoint", None, last_edges, None, extra))
                 checkpointed = done
 
-        try:
-            while True:
-                item = _get(prepared_q, stop, reader)
-                if item is _END:
-                    break
-                if writer.error is not None:
-                    raise writer.error
+        with pipeline:
+            for item in pipeline.frames():
                 if item.is_cut:
                     release(None, None)  # the next keyframe belongs to the new shot
                     result.cuts.append(item.index)
@@ -781,21 +799,6 @@ class Colorizer:
                 if not held:
                     save_state(item.index + 1)
             release(None, None)
-            _put(output_q, _END, stop, writer)
-            writer.join()
-            if writer.error is not None:
-                raise writer.error
-            if reader.error is not None:
-                raise reader.error
-        except BaseException:
-            stop.set()
-            reader.join(timeout=10)
-            writer.join(timeout=10)
-            raise
-        finally:
-            source.close()
-        if out.count != total:
-            raise OutputError(f"{out.final}: wrote {out.count} frames, the input has {total}")
 
     def _motion_painter(self, work: tuple[int, int]):
         """The motion-compensated generator as propagate.py's painter: it sees the line art and
