@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import torch
+from colorize_bench import median_time
 
 from tcvc_cli import media
 from tcvc_cli.checkpoint import load_generator, save_generator
@@ -26,15 +27,6 @@ from tcvc_cli.colorize import ColorizeOptions, Colorizer
 from tcvc_cli.config import model_preset
 from tcvc_cli.networks import define_generator
 from tcvc_cli.sample import render_clip, write_clip
-
-
-def median_seconds(run, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
 
 
 def main() -> None:
@@ -48,7 +40,7 @@ def main() -> None:
         big = write_clip(tmp / "lines1080.mp4", lines, audio=True, lossless=False)
         media.write_image(tmp / "seed1080.png", colour[0])
         free = Colorizer(None, ColorizeOptions(scene_detect=True))
-        seconds = median_seconds(lambda: free.colorize(big, tmp / "free.mp4", seed_frame=tmp / "seed1080.png", overwrite=True),
+        seconds = median_time(lambda: free.colorize(big, tmp / "free.mp4", seed_frame=tmp / "seed1080.png", overwrite=True),
                                  args.repeats)
         print(f"model-free colorize, 1920x1080, {args.frames} frames: {args.frames / seconds:.2f} frames/s "
               f"(median of {args.repeats})")

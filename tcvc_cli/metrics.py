@@ -11,7 +11,6 @@ import math
 import socket
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 

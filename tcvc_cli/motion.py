@@ -88,17 +88,6 @@ def occlusion_mask(forward: np.ndarray, backward: np.ndarray) -> np.ndarray:
     return (round_trip**2).sum(-1) > 0.01 * magnitude + 0.5
 
 
-def resize_flow(flow: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """A flow field brought to (width, height), its vectors scaled with it."""
-    height, width = flow.shape[:2]
-    if (width, height) == tuple(size):
-        return flow
-    resized = cv2.resize(flow, size, interpolation=cv2.INTER_LINEAR)
-    resized[..., 0] *= size[0] / width
-    resized[..., 1] *= size[1] / height
-    return resized
-
-
 class LineMotion:
     """Motion from a frame's line art to a reference frame's, and where it is trustworthy."""
 

@@ -28,7 +28,7 @@ import numpy as np
 
 from . import media
 from .lineart import gap_radius, line_regions, nearest_of, to_grey
-from .motion import LineMotion, line_field, resize_flow
+from .motion import LineMotion, line_field
 
 # Confidence of a carried colour by where it came from; the two passes around a later keyframe
 # are blended with these weights (times their closeness in time).

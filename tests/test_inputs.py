@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from fractions import Fraction
 
 import cv2
 import numpy as np
@@ -11,7 +10,6 @@ import typer
 
 from tcvc_cli import media
 from tcvc_cli.cli import app
-from tcvc_cli.errors import InputError
 
 from .conftest import ffmpeg
 

@@ -4,7 +4,6 @@ motion-compensated conditions that training and colorize build alike."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -12,11 +11,10 @@ import pytest
 import torch
 
 from tcvc_cli import media
-from tcvc_cli.checkpoint import LoadedModel, load_generator, save_generator
+from tcvc_cli.checkpoint import load_generator, save_generator
 from tcvc_cli.colorize import ColorizeOptions, Colorizer, flat_fill
 from tcvc_cli.config import model_preset
 from tcvc_cli.data import Clip, SequenceDataset
-from tcvc_cli.errors import UsageError
 from tcvc_cli.motion import LineMotion, line_field, motion_condition, warp, warp_tensor
 from tcvc_cli.networks import define_generator
 from tcvc_cli.propagate import Propagator

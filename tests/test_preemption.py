@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -15,7 +14,7 @@ from tcvc_cli import media
 from tcvc_cli.errors import EXIT_TERMINATED
 from tcvc_cli.sample import render_clip, write_clip
 
-from .test_train import make_data
+from .test_train import make_data, start_long_training
 
 
 def _wait_for(predicate, seconds: float = 120) -> None:
@@ -25,14 +24,8 @@ def _wait_for(predicate, seconds: float = 120) -> None:
 
 
 def test_sigterm_makes_train_save_a_resumable_checkpoint_and_exit_143(tmp_path):
-    data = make_data(tmp_path / "data")
     run_dir = tmp_path / "run"
-    command = [sys.executable, "-m", "tcvc_cli", "train", str(data), "-o", str(run_dir), "--preset", "tiny",
-               "--vgg-weights", "random", "--lambda-style", "0", "--lambda-content", "0", "--max-steps", "100000",
-               "--workers", "1", "--no-epoch-checkpoints", "--device", "cpu"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    metrics = run_dir / "metrics.jsonl"
-    _wait_for(lambda: metrics.exists() and '"type": "step"' in metrics.read_text())
+    process = start_long_training(make_data(tmp_path / "data"), run_dir)
     sent = time.time()
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=60)

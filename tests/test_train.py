@@ -484,11 +484,10 @@ def test_demo_runs_end_to_end(tmp_path):
     assert 0 < summary["psnr"] < 100
 
 
-def test_ctrl_c_saves_a_checkpoint_and_exits_130(data_dir, tmp_path):
-    import signal
+def start_long_training(data_dir: Path, run_dir: Path) -> subprocess.Popen:
+    """`tcvc train` in its own process, returned once it has taken a step."""
     import time
 
-    run_dir = tmp_path / "run"
     command = [sys.executable, "-m", "tcvc_cli", "train", str(data_dir), "-o", str(run_dir), "--preset", "tiny",
                "--vgg-weights", "random", "--lambda-style", "0", "--lambda-content", "0", "--max-steps", "100000",
                "--workers", "1", "--no-epoch-checkpoints", "--device", "cpu"]
@@ -497,6 +496,14 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_130(data_dir, tmp_path):
     deadline = time.time() + 120
     while time.time() < deadline and (not metrics.exists() or '"type": "step"' not in metrics.read_text()):
         time.sleep(0.2)
+    return process
+
+
+def test_ctrl_c_saves_a_checkpoint_and_exits_130(data_dir, tmp_path):
+    import signal
+
+    run_dir = tmp_path / "run"
+    process = start_long_training(data_dir, run_dir)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr[-1500:]
