@@ -100,6 +100,9 @@ def draw_lines(colour: np.ndarray, line: np.ndarray, strength: float) -> np.ndar
 
 # Above this share of pixels explained by the anchor, the previous frame is not consulted.
 FULLY_EXPLAINED = 0.999
+# Flow-size pixels by which the anchor's motion and the chain through the previous frame may
+# disagree before the chain is trusted.
+CHAIN_TRUST = 4.0
 
 
 @lru_cache(maxsize=4)
@@ -183,17 +186,20 @@ class Propagator:
         known_motion, from_previous = from_previous, None
         if previous is not None and previous is not anchor and anchored.mean() < FULLY_EXPLAINED:
             from_previous, followed = known_motion if known_motion is not None else self.motion.between(field, previous.field)
-            followed = followed.copy()
-            followed &= ~anchored
             if previous.origin is not None:
                 through = _pull(previous.origin, from_previous)
                 known = _pull(previous.known.view(np.uint8) * 255, from_previous) == 255
                 via = followed & known
-                origin[via] = through[via]
-                from_origin |= via
-                chained = followed & ~known
+                # Where the anchor's own motion and the chain of small steps both explain a pixel
+                # but place it far apart in the anchor, the long jump matched by chance (a
+                # character that moved far, lying over lines of the same shape): trust the chain.
+                apart = anchored & via & (np.abs(through - origin).max(-1) > CHAIN_TRUST)
+                take = via & (~anchored | apart)
+                origin[take] = through[take]
+                from_origin |= take
+                chained = followed & ~known & ~anchored
             else:
-                chained = followed
+                chained = followed & ~anchored
         explained = from_origin | chained
 
         # Carried colour at the flow size; where nothing explains a pixel, the motion's best guess.
