@@ -89,17 +89,40 @@ def test_fid_with_random_network_is_zero_for_itself_and_grows_with_noise(clips):
     assert "biased" in result["fid_note"]
 
 
-def test_missing_fid_weights_skip_fid_or_fail_when_required(clips, monkeypatch):
+def test_missing_fid_weights_skip_fid_or_fail_when_required(clips, monkeypatch, tmp_path):
     from pytorch_fid import inception
 
+    calls = []
+
     def offline(url, progress=True):
+        calls.append(url)
         raise OSError("no network")
 
     monkeypatch.setattr(inception, "load_state_dict_from_url", offline)
+    monkeypatch.setattr("torch.hub.get_dir", lambda: str(tmp_path / "hub"))
     result = evaluate([clips["same"]], clips["gt"], options=EvaluateOptions(fid="default"))
     assert metrics_of(result)["fid"] is None and metrics_of(result)["ssim"] == pytest.approx(1.0)
-    with pytest.raises(InputError, match="FID Inception weights are not available"):
+    assert not calls  # not cached and not asked to download: the network is left alone
+    with pytest.raises(InputError, match="not in the cache"):
         evaluate([clips["same"]], clips["gt"], options=EvaluateOptions(fid="default", require_fid=True))
+    with pytest.raises(InputError, match="not available"):
+        evaluate([clips["same"]], clips["gt"], options=EvaluateOptions(fid="default", require_fid=True, download=True))
+    assert calls  # asked to download, it tried
+
+
+def test_cached_fid_weights_are_used_without_the_network(clips, monkeypatch, tmp_path):
+    import torch
+    from pytorch_fid import inception
+
+    from tcvc_cli.metrics import FID_FILE, _unweighted_fid_inception
+
+    torch.manual_seed(0)
+    (tmp_path / "hub" / "checkpoints").mkdir(parents=True)
+    torch.save(_unweighted_fid_inception().state_dict(), tmp_path / "hub" / "checkpoints" / FID_FILE)
+    monkeypatch.setattr("torch.hub.get_dir", lambda: str(tmp_path / "hub"))
+    monkeypatch.setattr(inception, "load_state_dict_from_url", lambda *a, **k: (_ for _ in ()).throw(OSError("no network")))
+    result = evaluate([clips["same"]], clips["gt"], options=EvaluateOptions(fid="default"))
+    assert metrics_of(result)["fid"] == pytest.approx(0.0, abs=1e-3)
 
 
 def test_a_held_frame_does_not_make_the_average_infinite(clips, tmp_path):
