@@ -40,9 +40,9 @@ import torch.nn.functional as F
 from . import media
 from .checkpoint import LoadedModel
 from .errors import InputError, OutputError, UsageError, interruption
-from .lineart import extract as lineart_of, gap_radius, line_regions, to_grey
+from .lineart import extract as lineart_of, to_grey
 from .motion import LineMotion, line_field
-from .propagate import Carried, Propagator, Reference, blend, fill_regions, flow_dimensions
+from .propagate import Carried, Propagator, Reference, blend, fill_regions, flat_fill, flow_dimensions
 from .runtime import prepare_for_inference, select_device
 from .shots import analysis_view, detector_for
 
@@ -177,26 +177,6 @@ def compose(prediction: np.ndarray, line_full: np.ndarray, *, upscale: Upscale, 
     if upscale == "flat":
         colour = flat_fill(colour, line_full)
     return cv2.multiply(colour, cv2.cvtColor(line_full, cv2.COLOR_GRAY2RGB), scale=1 / 255)
-
-
-# A region larger than this share of the frame is taken for strokes that never closed (fills
-# would run across the picture) and keeps its unfilled colour.
-FLAT_MAX_SHARE = 0.5
-
-
-def flat_fill(colour: np.ndarray, line: np.ndarray) -> np.ndarray:
-    """Each region enclosed by the lines (small gaps in strokes closed first) takes one colour,
-    the mean of `colour` inside it; lines and too-large regions keep `colour` as it is."""
-    height, width = line.shape[:2]
-    count, labels = line_regions(line, gap_radius(width, height))
-    flat_labels = labels.ravel()
-    sizes = np.bincount(flat_labels, minlength=count).astype(np.float64)
-    means = np.stack([np.bincount(flat_labels, weights=colour[:, :, c].ravel(), minlength=count) for c in range(3)], 1)
-    means = (means / np.maximum(sizes, 1)[:, None] + 0.5).astype(np.uint8)
-    filled = means[labels]
-    keep = (labels == 0) | (sizes[labels] > FLAT_MAX_SHARE * height * width)  # label 0 is the lines themselves
-    filled[keep] = colour[keep]
-    return filled
 
 
 # --------------------------------------------------------------------------- resumable output
@@ -701,7 +681,7 @@ class Colorizer:
         total = info.frame_count
         start = out.done
         size = (info.width, info.height)
-        propagator = Propagator(size, work)
+        propagator = Propagator(size, work, flat=self.options.upscale == "flat")
         painter = self._motion_painter(work) if self.model is not None else None
         pipeline = _Pipeline(self, source, out, work, progress)
 

@@ -144,11 +144,33 @@ def fill_regions(line: np.ndarray, carried: np.ndarray, explained: np.ndarray) -
     return filled, take
 
 
+# A region larger than this share of the frame is taken for strokes that never closed (fills
+# would run across the picture) and keeps its unfilled colour.
+FLAT_MAX_SHARE = 0.5
+
+
+def flat_fill(colour: np.ndarray, line: np.ndarray) -> np.ndarray:
+    """Each region enclosed by the lines (small gaps in strokes closed first) takes one colour,
+    the mean of `colour` inside it; lines and too-large regions keep `colour` as it is."""
+    height, width = line.shape[:2]
+    count, labels = line_regions(line, gap_radius(width, height))
+    flat_labels = labels.ravel()
+    sizes = np.bincount(flat_labels, minlength=count).astype(np.float64)
+    means = np.stack([np.bincount(flat_labels, weights=colour[:, :, c].ravel(), minlength=count) for c in range(3)], 1)
+    means = (means / np.maximum(sizes, 1)[:, None] + 0.5).astype(np.uint8)
+    filled = means[labels]
+    keep = (labels == 0) | (sizes[labels] > FLAT_MAX_SHARE * height * width)  # label 0 is the lines themselves
+    filled[keep] = colour[keep]
+    return filled
+
+
 class Propagator:
     """Carries colours from reference frames onto new frames of one source size."""
 
-    def __init__(self, size: tuple[int, int], flow_size: tuple[int, int], preset: str = "medium"):
+    def __init__(self, size: tuple[int, int], flow_size: tuple[int, int], preset: str = "medium", flat: bool = False):
+        """`flat`: every line-enclosed region takes one colour (colorize --upscale flat)."""
         self.size, self.flow_size = tuple(size), tuple(flow_size)
+        self.flat = flat
         self.motion = LineMotion(preset)
 
     def small_line(self, line: np.ndarray) -> np.ndarray:
@@ -219,6 +241,8 @@ class Propagator:
         self._paste(colour, anchor.colour, origin, from_origin, absolute=True)
         if chained.any():
             self._paste(colour, previous.colour, from_previous, chained, absolute=False)
+        if self.flat:
+            colour = flat_fill(colour, line)
         colour = draw_lines(colour, line, anchor.ink)
         reference = Reference(colour, media.resize(colour, self.flow_size, cv2.INTER_AREA), field, anchor.ink,
                               origin=origin, known=from_origin)

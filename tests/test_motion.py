@@ -12,12 +12,12 @@ import torch
 
 from tcvc_cli import media
 from tcvc_cli.checkpoint import load_generator, save_generator
-from tcvc_cli.colorize import ColorizeOptions, Colorizer, flat_fill
+from tcvc_cli.colorize import ColorizeOptions, Colorizer
 from tcvc_cli.config import model_preset
 from tcvc_cli.data import Clip, SequenceDataset
 from tcvc_cli.motion import LineMotion, line_field, motion_condition, warp, warp_tensor
 from tcvc_cli.networks import define_generator
-from tcvc_cli.propagate import Propagator
+from tcvc_cli.propagate import Propagator, flat_fill
 from tcvc_cli.sample import render_clip, write_clip
 
 
