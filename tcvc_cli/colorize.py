@@ -751,7 +751,7 @@ class Colorizer:
                     release(None, None)  # the next keyframe belongs to the new shot
                     result.cuts.append(item.index)
                     anchor, previous = seed_reference, None
-                    if anchor is not None:
+                    if anchor is not None and not any(k >= item.index for k in later_keys):
                         log.warning("%s: frame %d starts a new shot without a keyframe; colours are carried from the "
                                     "seed frame", info.path, item.index)
                 if item.index == 0 and seed is not None:
