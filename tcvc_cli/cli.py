@@ -548,6 +548,7 @@ def train(
     mixed_ramp: Annotated[Optional[float], typer.Option("--mixed-ramp", help="Share of training over which 'mixed' ramps to always-generated.")] = None,
     degrade: Annotated[Optional[float], typer.Option(help="Chance of blurring/noising/colour-shifting/warping the previous frame.")] = None,
     copy_gate: Annotated[Optional[bool], typer.Option("--copy-gate/--no-copy-gate", help="Let G copy the previous frame per pixel through a learned gate.")] = None,
+    condition: Annotated[Optional[str], typer.Option("--condition", help="previous: G sees the previous colour frame as it is (the paper); motion: moved onto frame t along the line art's motion, with a consistency mask (docs/motion.md).")] = None,
     prev_gap: Annotated[Optional[int], typer.Option("--prev-gap", help="The condition's true frame lies 1 to N frames back, so G learns to drop content that moved away.")] = None,
     lambda_gate: Annotated[Optional[float], typer.Option("--lambda-gate", help="Weight of the loss that teaches the copy gate where copying is right.")] = None,
     lambda_temporal: Annotated[Optional[float], typer.Option("--lambda-temporal", help="Weight of the loss that keeps G's output for a frame in step with its own output for the frame before, moved along the true motion.")] = None,
@@ -599,6 +600,7 @@ def train(
             amp=amp, vgg_weights=vgg_weights, data_dir=str(data.resolve()), prev_source=prev_source, unroll=unroll,
             unroll_grad=unroll_grad or None, mixed_ramp=mixed_ramp, degrade=degrade, copy_gate=copy_gate,
             lambda_gate=lambda_gate, lambda_temporal=lambda_temporal, prev_gap=prev_gap, checkpoint_epochs=epoch_checkpoints,
+            condition=condition,
             lineart_dir=str(lineart_dir.resolve()) if lineart_dir else None,
         )
         target = run_dir or Path("runs") / _time.strftime("tcvc-%Y%m%d-%H%M%S")

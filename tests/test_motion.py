@@ -201,3 +201,21 @@ def test_flat_fill_survives_gaps_in_the_strokes():
     assert (filled[60, 45] == (220, 40, 40)).all()  # the box did not leak into the background
     assert (filled[5, 5] == (30, 120, 200)).all()
     assert (filled[60, 115] == (40, 200, 40)).all()
+
+
+def test_train_condition_motion_makes_a_motion_model_that_colorize_recognises(cli, walk, tmp_path):
+    from .test_train import make_data
+
+    data = make_data(tmp_path / "data")
+    args = ["train", data, "-o", tmp_path / "run", "--preset", "tiny", "--vgg-weights", "random", "--lambda-style", "0",
+            "--lambda-content", "0", "--workers", "0", "--max-steps", "2", "--device", "cpu", "--condition", "motion"]
+    trained = cli(*args)
+    assert trained.exit_code == 0, trained.output
+    assert load_generator(tmp_path / "run").config.condition == "motion"
+    result = cli("colorize", walk[0], "--model", tmp_path / "run", "--seed-frame", walk[2] / "seed.png", "-o",
+                 tmp_path / "out", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["results"][0]["colouring"] == "motion-compensated model"
+    refused = cli(*[tmp_path / "run2" if a == tmp_path / "run" else a for a in args[:-1]], "sideways")
+    assert refused.exit_code == 2 and "condition" in refused.stderr
+    assert not (tmp_path / "run2").exists()
