@@ -63,7 +63,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
-    epilog="Exit codes: " + "; ".join(f"{code} {text.split(':')[0]}" for code, text in EXIT_CODES.items()),
+    epilog="Exit codes: " + "; ".join(f"{code} {text.split(':')[0].split(';')[0].split(' (')[0]}" for code, text in sorted(EXIT_CODES.items())),
 )
 
 err_console = Console(stderr=True, highlight=False)
