@@ -128,20 +128,15 @@ def region_fill(line: np.ndarray, carried: np.ndarray, explained: np.ndarray) ->
     """Colour the unexplained pixels: each takes the colour of the nearest explained pixel of its
     line-enclosed region (gaps in the strokes closed first), or keeps its carried colour where its
     region has no explained pixel."""
-    return fill_regions(line, carried, explained)[0]
-
-
-def fill_regions(line: np.ndarray, carried: np.ndarray, explained: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """region_fill(), and the mask of the pixels it filled from their region."""
     if explained.all() or not explained.any():
-        return carried, np.zeros_like(explained)
+        return carried
     _, labels = line_regions(line, gap_radius(line.shape[1], line.shape[0]))
     nearest = nearest_of(explained)
     same_region = labels.ravel()[nearest].reshape(labels.shape) == labels
     take = ~explained & same_region & (labels > 0)
     filled = carried.copy()
     filled[take] = carried.reshape(-1, 3)[nearest[take]]
-    return filled, take
+    return filled
 
 
 # A region larger than this share of the frame is taken for strokes that never closed (fills
