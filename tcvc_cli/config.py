@@ -79,12 +79,14 @@ class ModelConfig:
 
 MODEL_PRESETS: dict[str, ModelConfig] = {
     # The paper: 2 downsamplings, 8 residual blocks at 256 channels, trained at 256x256; with
-    # the copy gate, which the feedback measurements support (docs/feedback.md).
-    "paper": ModelConfig(copy_gate=True),
+    # the copy gate, which the feedback measurements support (docs/feedback.md), and the
+    # motion-compensated condition, which beat the plain one on every benchmark clip
+    # (docs/motion.md).
+    "paper": ModelConfig(copy_gate=True, condition="motion"),
     # CPU-friendly: a quarter of the paper's width, 6 blocks, 128 px.
-    "small": ModelConfig(ngf=16, n_blocks=6, copy_gate=True, image_size=128),
+    "small": ModelConfig(ngf=16, n_blocks=6, copy_gate=True, image_size=128, condition="motion"),
     # For tests and the demo: tiny and fast.
-    "tiny": ModelConfig(ngf=8, n_blocks=2, copy_gate=True, image_size=64),
+    "tiny": ModelConfig(ngf=8, n_blocks=2, copy_gate=True, image_size=64, condition="motion"),
     # The paper's baseline: pix2pix U-Net (unet_256) on line art alone.
     "pix2pix": ModelConfig(arch="unet", use_previous=False, ngf=64, unet_downs=8, image_size=256),
 }

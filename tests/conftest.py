@@ -13,6 +13,13 @@ from tcvc_cli.sample import render_clip, write_clip
 NTSC_FILM = Fraction(24000, 1001)
 
 
+def plain_tiny():
+    """The tiny preset with the paper's plain condition: the loop most colorize tests exercise."""
+    from tcvc_cli.config import model_preset
+
+    return model_preset("tiny").with_overrides(condition="previous")
+
+
 @pytest.fixture(scope="session")
 def clip_frames():
     """The 64x64, 16-frame sample: (colour frames, true line art)."""
@@ -48,15 +55,14 @@ def ffmpeg(*args: str) -> None:
 
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory) -> Path:
-    """A randomly initialised tiny generator saved as a tcvc checkpoint."""
+    """A randomly initialised tiny generator (plain condition) saved as a tcvc checkpoint."""
     import torch
 
     from tcvc_cli.checkpoint import save_generator
-    from tcvc_cli.config import model_preset
     from tcvc_cli.networks import define_generator
 
     torch.manual_seed(0)
-    config = model_preset("tiny")
+    config = plain_tiny()
     path = tmp_path_factory.mktemp("models") / "tiny.safetensors"
     return save_generator(path, define_generator(config), config)
 

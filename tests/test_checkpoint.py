@@ -14,6 +14,8 @@ from tcvc_cli.config import model_preset
 from tcvc_cli.errors import EXIT_HUB, EXIT_MODEL, EXIT_USAGE, HubError, ModelError
 from tcvc_cli.networks import define_generator
 
+from .conftest import plain_tiny
+
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
 
@@ -37,7 +39,7 @@ def make_hub_cache(root, checkpoint, repo="studio/tcvc-tiny", filename="model.sa
 
 def test_checkpoint_carries_its_config(tiny_checkpoint):
     loaded = load_generator(tiny_checkpoint)
-    assert loaded.config == model_preset("tiny")
+    assert loaded.config == plain_tiny()
     out = loaded.model(torch.ones(1, 1, 32, 32), torch.zeros(1, 3, 32, 32))
     assert out.shape == (1, 3, 32, 32) and 0 <= out.min() and out.max() <= 1
 
@@ -117,7 +119,7 @@ def test_hub_references(text, repo, file, rev):
 def test_hub_model_loads_offline_from_the_cache(tiny_checkpoint, tmp_path):
     make_hub_cache(tmp_path, tiny_checkpoint)
     loaded = load_generator("hf:studio/tcvc-tiny", cache_dir=tmp_path, offline=True)
-    assert loaded.config == model_preset("tiny")
+    assert loaded.config == plain_tiny()
     assert loaded.sha256 == hashlib.sha256(tiny_checkpoint.read_bytes()).hexdigest()
 
 

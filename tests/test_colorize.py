@@ -13,10 +13,10 @@ from torch import nn
 from tcvc_cli import media
 from tcvc_cli.checkpoint import LoadedModel, load_generator
 from tcvc_cli.colorize import ColorizeOptions, Colorizer, compose, work_dimensions
-from tcvc_cli.config import model_preset
 from tcvc_cli.errors import InputError, Interrupted, OutputError
 from tcvc_cli.sample import render_clip, write_clip
 
+from .conftest import plain_tiny
 
 class RecordingGenerator(nn.Module):
     """Returns a colour that depends on both inputs and records every condition it is given."""
@@ -38,7 +38,7 @@ class RecordingGenerator(nn.Module):
 
 def recording_colorizer(**options) -> tuple[Colorizer, RecordingGenerator]:
     spy = RecordingGenerator()
-    loaded = LoadedModel(model=spy, config=model_preset("tiny"), path=None, extra={}, sha256="spy")
+    loaded = LoadedModel(model=spy, config=plain_tiny(), path=None, extra={}, sha256="spy")
     return Colorizer(loaded, ColorizeOptions(**options)), spy
 
 

@@ -233,7 +233,8 @@ def test_two_process_distributed_training_keeps_ranks_identical(data_dir, tmp_pa
 def built_trainer(data_dir, tmp_path, **options):
     from tcvc_cli.train import Trainer
 
-    config = train_preset("tiny", data_dir=str(data_dir), **{"blank_probability": 0.0, **FAST, **options})
+    # The paper's plain condition unless a test asks for the motion-compensated one.
+    config = train_preset("tiny", data_dir=str(data_dir), **{"blank_probability": 0.0, "condition": "previous", **FAST, **options})
     trainer = Trainer(config, tmp_path / "run", device="cpu")
     trainer._seed()
     trainer._data()
@@ -403,7 +404,7 @@ def test_copy_gate_passes_the_previous_frame_through():
     from tcvc_cli.config import model_preset
     from tcvc_cli.networks import define_generator
 
-    generator = define_generator(model_preset("tiny").with_overrides(copy_gate=True))
+    generator = define_generator(model_preset("tiny").with_overrides(copy_gate=True, condition="previous"))
     with torch.no_grad():
         generator.model[-1].bias[3] = 50.0  # gate fully open: copy
     previous = torch.rand(1, 3, 32, 32)
@@ -435,6 +436,19 @@ def test_gate_loss_opens_the_gate_where_copying_beats_painting():
     assert gate_loss(-copy_right_half, previous, painted, target, tolerance=0.02) > 7
     # a condition a little off is still worth copying where the painting is worse
     assert gate_loss(copy_right_half, previous + 0.05, painted, target, tolerance=0.02) < 0.01
+
+
+def test_motion_condition_in_training_is_the_condition_moved_along_the_line_art(data_dir, tmp_path):
+    from tcvc_cli.motion import motion_condition
+
+    trainer = built_trainer(data_dir, tmp_path, condition="motion", prev_source="gt", degrade=0.0)
+    batch = first_batch(trainer)
+    condition = trainer.condition(batch, 0).image
+    assert condition.shape[1] == 4
+    expected = motion_condition(batch["previous"], batch["flow"], batch["flow_valid"])
+    torch.testing.assert_close(condition, expected)
+    assert not torch.equal(condition[:, :3], batch["previous"])  # moved, not the frame as it is
+    trainer._step(batch, 0)  # and the generator and critic take it
 
 
 def test_gate_loss_teaches_the_gate(data_dir, tmp_path):
