@@ -119,7 +119,7 @@ def _grid(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _pull(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
-    """warp() with a cached grid: this runs at source resolution for every frame."""
+    """warp() with a cached grid (it runs several times for every frame)."""
     grid_x, grid_y = _grid(flow.shape[1], flow.shape[0])
     return cv2.remap(image, grid_x + flow[..., 0], grid_y + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
