@@ -466,7 +466,6 @@ class Colorizer:
         self.loaded = loaded
         self.config = loaded.config if loaded is not None else None
         self.options = options
-        self._work_short: int | None = None
         self.device = select_device(options.device)
         self.half = options.half and self.device.type == "cuda"
         self.dtype = torch.float16 if self.half else torch.float32
@@ -477,8 +476,14 @@ class Colorizer:
         if options.upscale == "flat" and not self.is_lineart:
             raise UsageError("--upscale flat needs a line-art model; this checkpoint takes greyscale input",
                              hint="use --upscale bicubic")
-        if self.carries_motion and options.from_color and self.config is None:
+        if options.from_color and self.config is None:
             raise UsageError("--from-color needs a model", hint="pass --model, or colour the line art itself")
+
+    @property
+    def _model_work_size(self) -> int | None:
+        """The short side the model runs at (None: the source's own)."""
+        size = self.options.work_size if self.options.work_size is not None else self.config.image_size
+        return size or None
 
     @property
     def kind(self) -> str:
@@ -508,7 +513,7 @@ class Colorizer:
         return out[:, :, :height, :width]
 
     def _line_of(self, frame: np.ndarray) -> np.ndarray:
-        if self.options.from_color and self.config is not None:
+        if self.options.from_color:
             return lineart_of(frame, self.config.input)
         return to_grey(frame)  # already grey when decoded as such; folders of RGB line art too
 
@@ -531,9 +536,7 @@ class Colorizer:
                                           "coloured frames), or --model to colour with a trained model")
                 work_w, work_h = flow_dimensions(info.width, info.height, self.options.work_size or None)
             else:
-                work_size = self.options.work_size if self.options.work_size is not None else self.config.image_size
-                work_w, work_h = work_dimensions(info.width, info.height, work_size or None)
-                self._work_short = work_size or None
+                work_w, work_h = work_dimensions(info.width, info.height, self._model_work_size)
             # Warn about a seed whose size differs from the video's; the step down to the work size is expected.
             seed_full = load_reference(seed_frame, (info.width, info.height), "seed frame") if seed_frame else None
             seed_work = media.resize(seed_full, (work_w, work_h), cv2.INTER_AREA) if seed_full is not None else None
@@ -568,7 +571,8 @@ class Colorizer:
               work: tuple[int, int], prepared_q: queue.Queue, stop: threading.Event) -> None:
         """Reader thread: decode, derive line art, judge scene cuts."""
         info = source.info
-        motion = LineMotion() if self.carries_motion else None
+        # Motion-carried colouring with feedback also needs the motion from the frame before.
+        motion = LineMotion() if self.carries_motion and self.options.feedback else None
         field_before = None
         for index, frame in enumerate(source):
             if stop.is_set():
@@ -583,16 +587,16 @@ class Colorizer:
             line_full = self._line_of(frame)
             own_size = line_full.shape[1], line_full.shape[0]
             same_size = own_size == (info.width, info.height)
-            frame_work = work if same_size else work_dimensions(*own_size, self._work_short)  # a page of its own size
+            frame_work = work if same_size else work_dimensions(*own_size, self._model_work_size)  # a page of its own size
             line_work = media.resize(line_full, frame_work, cv2.INTER_AREA)
             edges = (detector.edges(analysis_view(line_full, self.is_lineart), self.is_lineart)
                      if self.options.scene_detect and same_size else None)
             is_cut = edges is not None and index > 0 and detector.is_cut(previous_edges, edges)
             previous_edges = edges
             prepared = _Prepared(index, line_full, line_work, edges, is_cut)
-            if motion is not None:
+            if self.carries_motion:
                 prepared.field = line_field(line_work)
-                if field_before is not None:
+                if motion is not None and field_before is not None:
                     prepared.from_before = motion.between(prepared.field, field_before)
                 field_before = prepared.field
             _put(prepared_q, prepared, stop)

@@ -475,23 +475,19 @@ def read_image(path: Path, mode: int = cv2.IMREAD_COLOR) -> np.ndarray:
 
 def to_rgb8(image: np.ndarray, *, bgr: bool = False) -> np.ndarray:
     """Any decoded image (H, W), (H, W, 1-4) in uint8, uint16 or float -> (H, W, 3) uint8 RGB over white."""
-    if image.dtype == np.uint8:
-        scaled = None
-    elif np.issubdtype(image.dtype, np.integer):
-        scaled = image.astype(np.float32) / np.iinfo(image.dtype).max
-    else:
-        scaled = np.clip(np.nan_to_num(image.astype(np.float32)), 0.0, 1.0)
     if image.ndim == 3 and image.shape[2] == 1:
         image = image[:, :, 0]
-        scaled = scaled[:, :, 0] if scaled is not None else None
     channels = 1 if image.ndim == 2 else image.shape[2]
-    if channels in (2, 4):  # grey+alpha or colour+alpha
-        values = scaled if scaled is not None else image.astype(np.float32) / 255.0
-        alpha = values[:, :, -1:]
-        colour = values[:, :, :-1] * alpha + (1.0 - alpha)
-        image, scaled = None, colour if channels == 4 else colour[:, :, 0]
-    if scaled is not None:
-        image = (scaled * 255.0 + 0.5).astype(np.uint8)
+    if image.dtype != np.uint8 or channels in (2, 4):  # deeper samples or transparency: work in [0, 1]
+        if np.issubdtype(image.dtype, np.integer):
+            values = image.astype(np.float32) / np.iinfo(image.dtype).max
+        else:
+            values = np.clip(np.nan_to_num(image.astype(np.float32)), 0.0, 1.0)
+        if channels in (2, 4):  # grey+alpha or colour+alpha, over white
+            alpha = values[:, :, -1:]
+            values = values[:, :, :-1] * alpha + (1.0 - alpha)
+            values = values[:, :, 0] if channels == 2 else values
+        image = (values * 255.0 + 0.5).astype(np.uint8)
     if image.ndim == 2:
         return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB) if bgr else np.ascontiguousarray(image)

@@ -410,19 +410,12 @@ class Trainer:
                 previous = torch.where(chosen.view(-1, 1, 1, 1), degrade(previous, generator), previous)
         if config.model.condition == "motion":
             # G's own output is for frame t-1; a true condition comes from 1 to --prev-gap frames back.
-            moved = self._moved(previous, batch, "flow")
+            flow, valid = batch["flow"], batch["flow_valid"]
             if own is not None:
-                moved = torch.where(use.view(-1, 1, 1, 1), self._moved(previous, batch, "own_flow"), moved)
-            previous = moved
+                flow = torch.where(use.view(-1, 1, 1, 1), batch["own_flow"], flow)
+                valid = torch.where(use.view(-1, 1, 1, 1), batch["own_flow_valid"], valid)
+            previous = motion_condition(previous, flow, valid)
         return Condition(previous, own)
-
-    def _moved(self, colour: torch.Tensor, batch: dict[str, torch.Tensor], flow: str, index: int | None = None) -> torch.Tensor:
-        """The motion-compensated condition (motion.py) for a motion model; the colour as it is otherwise."""
-        if self.config.model.condition != "motion" or not self.config.model.use_previous:
-            return colour
-        if index is None:
-            return motion_condition(colour, batch[flow], batch[f"{flow}_valid"])
-        return motion_condition(colour, batch[flow][:, index], batch[f"{flow.removesuffix('s')}_valid"][:, index])
 
     def _unroll(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Run G over the frames before t, each output conditioning the next, as colorize does."""
@@ -430,7 +423,10 @@ class Trainer:
         grad = torch.enable_grad() if self.config.unroll_grad else torch.no_grad()
         with grad:
             for j in range(batch["history_lines"].shape[1]):
-                output = self.g_train(batch["history_lines"][:, j], self._moved(condition, batch, "history_flows", j))
+                seen = condition
+                if self.config.model.condition == "motion":
+                    seen = motion_condition(condition, batch["history_flows"][:, j], batch["history_flow_valid"][:, j])
+                output = self.g_train(batch["history_lines"][:, j], seen)
                 condition = torch.where(batch["history_valid"][:, j].view(-1, 1, 1, 1), output.to(condition.dtype), condition)
         return condition
 
@@ -498,8 +494,9 @@ class Trainer:
         loader = DataLoader(self.val_set, batch_size=self.batch_per_rank, shuffle=False, num_workers=0)
         for batch in loader:
             batch = {k: v.to(self.device) for k, v in batch.items()}
-            line, target = batch["line"], batch["target"]
-            previous = self._moved(batch["previous"], batch, "flow")
+            line, target, previous = batch["line"], batch["target"], batch["previous"]
+            if "flow" in batch:  # a motion model's condition
+                previous = motion_condition(previous, batch["flow"], batch["flow_valid"])
             fake = self.generator(line, previous).float()
             total += F.l1_loss(fake, target, reduction="sum").item() / fake[0].numel()
             count += fake.shape[0]
