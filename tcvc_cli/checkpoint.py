@@ -240,6 +240,13 @@ def resolve_model(reference: str, *, cache_dir: Path | None = None, offline: boo
     return path
 
 
+def hub_endpoint() -> str:
+    """The hub tcvc downloads from: huggingface.co, or an internal mirror named by HF_ENDPOINT."""
+    from huggingface_hub import constants
+
+    return constants.ENDPOINT
+
+
 def fetch(ref: HubReference, *, cache_dir: Path | None = None, offline: bool = False) -> Path:
     """Download (or find in the cache) a hub file, then verify it."""
     from huggingface_hub import hf_hub_download
@@ -265,7 +272,7 @@ def fetch(ref: HubReference, *, cache_dir: Path | None = None, offline: bool = F
                 log.warning("hub unreachable (%s); using the cached copy of %s", _short(exc), ref)
                 path = download(True)
     except LocalEntryNotFoundError:
-        raise HubError(f"{ref}: not in the cache at {cache} and the hub cannot be reached"
+        raise HubError(f"{ref}: not in the cache at {cache} and the hub at {hub_endpoint()} cannot be reached"
                        + (" (offline mode)" if offline else ""),
                        hint="run `tcvc models pull` on a connected machine, or copy the cache folder here") from None
     except (RepositoryNotFoundError, RevisionNotFoundError, EntryNotFoundError) as exc:

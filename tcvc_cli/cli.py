@@ -276,7 +276,11 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON summary on
 OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace outputs that already exist.")]
 CrfOpt = Annotated[int, typer.Option("--crf", help="H.264 quality for video outputs (0 best - 51 worst).", min=0, max=51)]
 PresetOpt = Annotated[str, typer.Option("--preset", help="x264 speed preset for video outputs.")]
-LosslessOpt = Annotated[bool, typer.Option("--lossless", help="Encode videos losslessly (RGB, exact pixels, large files).")]
+LosslessOpt = Annotated[bool, typer.Option("--lossless", help="Encode H.264 videos losslessly (RGB, exact pixels, large files).")]
+CodecOpt = Annotated[str, typer.Option("--codec", help="Video codec: h264, h265, prores (422 HQ), prores4444 (keeps alpha), dnxhr (HQ), dnxhr444, or ffv1 (lossless archive, keeps alpha).")]
+BitDepthOpt = Annotated[Optional[int], typer.Option("--bit-depth", help="8 or 16 bits per sample for image outputs (default: the input's; EXR is always half float).")]
+StartNumberOpt = Annotated[Optional[int], typer.Option("--start-number", help="Number output frames from N (default: keep the input's frame numbers).")]
+FillGapsOpt = Annotated[bool, typer.Option("--fill-gaps", help="Hold the frame before each frame missing from a numbered sequence, instead of stopping with an error.")]
 
 
 # --------------------------------------------------------------------------- extract
@@ -285,21 +289,30 @@ LosslessOpt = Annotated[bool, typer.Option("--lossless", help="Encode videos los
 @app.command()
 @reports_errors
 def extract(
-    videos: Annotated[list[Path], typer.Argument(help="Videos to decode.", show_default=False)],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Folder that receives one frame folder per video.")],
-    start: Annotated[Optional[str], typer.Option(help="First frame: a frame number (120) or a time (5s, 00:00:05.0).")] = None,
+    videos: Annotated[list[Path], typer.Argument(help="Videos or image sequences (a folder, shot010.%04d.png or shot010.####.png).", show_default=False)],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder that receives one frame folder per input.")],
+    start: Annotated[Optional[str], typer.Option(help="First frame: a frame number (120; a sequence's own numbers, e.g. 1010) or a time (5s, 00:00:05.0).")] = None,
     end: Annotated[Optional[str], typer.Option(help="Stop before this frame number or time.")] = None,
     every: Annotated[int, typer.Option(min=1, help="Keep every N-th frame.")] = 1,
     size: Annotated[Optional[str], typer.Option(help="Resize frames to WIDTHxHEIGHT.")] = None,
+    image_format: Annotated[Optional[str], typer.Option("--format", help="png, tif or exr (default: a sequence's own format, png for videos).")] = None,
+    bit_depth: BitDepthOpt = None,
+    start_number: StartNumberOpt = None,
+    fill_gaps: FillGapsOpt = False,
     overwrite: OverwriteOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Decode videos into numbered PNG frames (DIR/<video name>/000000.png) with a frames.json."""
+    """Decode videos, or copy image sequences, into numbered frames with a frames.json.
+
+    A video gives DIR/<name>/000000.png ...; a sequence keeps its names and frame numbers
+    (shot010.1001.png ...) and its bit depth, unless told otherwise.
+    """
     from . import media
-    from .jobs import extract_video
+    from .jobs import extract_video, sequence_name
 
     frame_size = media.parse_size(size) if size else None
-    stems = [v.stem for v in videos]
+    extension = _image_extension(image_format)
+    stems = [sequence_name(v) for v in videos]
     clash = sorted({s for s in stems if stems.count(s) > 1})
     if clash:
         raise UsageError(f"several inputs share the name {clash[0]!r}; their frame folders would collide",
@@ -307,10 +320,21 @@ def extract(
 
     def job(video: Path) -> dict:
         with progress_bar(f"extract {video.name}") as update:
-            return extract_video(video, output, start=start, end=end, every=every, size=frame_size,
-                                 overwrite=overwrite, progress=update)
+            return extract_video(video, output, start=start, end=end, every=every, size=frame_size, overwrite=overwrite,
+                                 bits=bit_depth, start_number=start_number, fill_gaps=fill_gaps, extension=extension,
+                                 progress=update)
 
     run_batch(videos, job, as_json, lambda r: f"{r['output']}\t{r['frames']} frames\t{r['width']}x{r['height']}\t{r['fps']} fps")
+
+
+def _image_extension(text: str | None) -> str | None:
+    if text is None:
+        return None
+    extension = "." + text.lower().lstrip(".")
+    extension = {".tiff": ".tif"}.get(extension, extension)
+    if extension not in (".png", ".tif", ".exr"):
+        raise UsageError(f"unknown --format {text!r}", hint="use png, tif or exr")
+    return extension
 
 
 # --------------------------------------------------------------------------- lineart
@@ -319,13 +343,17 @@ def extract(
 @app.command()
 @reports_errors
 def lineart(
-    inputs: Annotated[list[Path], typer.Argument(help="Colour videos or frame folders.", show_default=False)],
+    inputs: Annotated[list[Path], typer.Argument(help="Colour videos or image sequences (folders or shot010.%04d.png patterns).", show_default=False)],
     output: Annotated[Path, typer.Option("--output", "-o", help="Output video/folder (one input) or a folder (several).")],
     mode: Annotated[str, typer.Option(help="canny: the paper's synthetic line art; greyscale: its second experiment.")] = "canny",
     sigma: Annotated[float, typer.Option(help="Gaussian blur sigma before Canny (the paper's 1).")] = 1.0,
     low: Annotated[float, typer.Option(help="Canny low threshold.")] = 50.0,
     high: Annotated[float, typer.Option(help="Canny high threshold.")] = 150.0,
     overwrite: OverwriteOpt = False,
+    bit_depth: BitDepthOpt = None,
+    start_number: StartNumberOpt = None,
+    fill_gaps: FillGapsOpt = False,
+    codec: CodecOpt = "h264",
     crf: CrfOpt = 18,
     preset: PresetOpt = "medium",
     lossless: LosslessOpt = False,
@@ -344,15 +372,22 @@ def lineart(
     if mode not in modes:
         raise UsageError(f"unknown --mode {mode!r}", hint="use canny or greyscale")
     params = LineartParams(mode=modes[mode], sigma=sigma, low=low, high=high)
-    options = media.EncodeOptions(crf=crf, preset=preset, lossless=lossless)
+    options = media.EncodeOptions(crf=crf, preset=preset, lossless=lossless, codec=codec)
+    _check_bits(bit_depth)
     many = len(inputs) > 1
 
     def job(source: Path) -> dict:
         target = output_for(source, output, many)
         with progress_bar(f"lineart {source.name}") as update:
-            return lineart_file(source, target, params, overwrite=overwrite, options=options, progress=update)
+            return lineart_file(source, target, params, overwrite=overwrite, options=options, bits=bit_depth,
+                                start_number=start_number, fill_gaps=fill_gaps, progress=update)
 
     run_batch(inputs, job, as_json, lambda r: f"{r['output']}\t{r['frames']} frames")
+
+
+def _check_bits(bits: int | None) -> None:
+    if bits not in (None, 8, 16):
+        raise UsageError(f"--bit-depth {bits} is not supported", hint="use 8 or 16")
 
 
 # --------------------------------------------------------------------------- probe
@@ -361,23 +396,25 @@ def lineart(
 @app.command()
 @reports_errors
 def probe(
-    videos: Annotated[list[Path], typer.Argument(help="Videos or frame folders.", show_default=False)],
+    videos: Annotated[list[Path], typer.Argument(help="Videos or image sequences (folders, shot010.%04d.png or shot010.####.png).", show_default=False)],
     as_json: JsonOpt = False,
 ) -> None:
-    """Show size, frame count, exact frame rate, start time and streams of videos."""
+    """Show what a hand-off check needs: size, frame count, exact frame rate, first and last
+    frame number, pixel format, bit depth, alpha, timecode and streams."""
     from . import media
 
     def job(path: Path) -> dict:
-        if path.is_dir():
-            with media.open_source(path) as source:
-                info = source.info
-                return {"path": str(path), "width": info.width, "height": info.height, "frame_count": info.frame_count,
-                        "fps": f"{info.fps.numerator}/{info.fps.denominator}", "fps_float": float(info.fps)}
+        if media.is_sequence_path(path):
+            return media.probe_sequence(path)
         return media.probe(path).to_json()
 
     def describe(r: dict) -> str:
         streams = f"\taudio: {','.join(r['audio_streams']) or '-'}" if "audio_streams" in r else ""
-        return f"{r['path']}\t{r['width']}x{r['height']}\t{r['frame_count']} frames\t{r['fps']} fps{streams}"
+        timecode = f"\ttimecode {r['timecode']}" if r.get("timecode") else ""
+        missing = f"\tmissing {r['missing_frames']}" if r.get("missing_frames") else ""
+        return (f"{r['path']}\t{r['width']}x{r['height']}\t{r['frame_count']} frames {r['first_frame']}-{r['last_frame']}"
+                f"\t{r['fps']} fps\t{r['pixel_format']} {r['bit_depth']}-bit{' alpha' if r['alpha'] else ''}"
+                f"{timecode}{streams}{missing}")
 
     run_batch(videos, job, as_json, describe)
 
@@ -401,12 +438,16 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
 
 
 def default_output(source: Path, output_dir: Path | None, suffix: str) -> Path:
-    """ep01.mp4 -> ep01_color.mp4 beside it (or in --output-dir); a frame folder -> folder_color."""
+    """ep01.mp4 -> ep01_color.mp4 beside it (or in --output-dir); a frame folder -> folder_color;
+    a pattern renders/sh010.%04d.png -> renders/sh010_color/ holding sh010.1001.png ..."""
     from . import media
+    from .jobs import sequence_name
 
+    if media.is_sequence_path(source):
+        base = source if source.is_dir() else source.parent
+        folder = output_dir if output_dir is not None else base.parent if source.is_dir() else base
+        return folder / f"{sequence_name(source)}{suffix}"
     folder = output_dir if output_dir is not None else source.parent
-    if source.is_dir():
-        return folder / f"{source.resolve().name}{suffix}"
     ext = source.suffix.lower() if source.suffix.lower() in media.WRITABLE_VIDEO_EXTENSIONS else ".mp4"
     return folder / f"{source.stem}{suffix}{ext}"
 
@@ -415,12 +456,14 @@ def default_output(source: Path, output_dir: Path | None, suffix: str) -> Path:
 @reports_errors
 def colorize(
     inputs: Annotated[list[Path], typer.Argument(help="Line-art videos, frame folders, or folders of episodes.", show_default=False)],
-    model: Annotated[Optional[str], typer.Option("--model", "-m", help="Checkpoint: a .safetensors file, a run folder, or hf:ORG/REPO[/FILE][@REV]. Without one, colours are carried from --seed-frame and --keyframes along the line art's motion (no training needed).")] = None,
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="Checkpoint: a .safetensors file, a run folder, or hf:ORG/REPO[/FILE][@REV] (default: $TCVC_MODEL). Without one, or with 'none', colours are carried from --seed-frame and --keyframes along the line art's motion (no training needed).")] = None,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Output video (by extension) or frame folder; one input only.")] = None,
     output_dir: Annotated[Optional[Path], typer.Option("--output-dir", help="Folder for the outputs of several inputs.")] = None,
     suffix: Annotated[str, typer.Option(help="Added to each input's name to name its output.")] = "_color",
     seed_frame: Annotated[Optional[Path], typer.Option("--seed-frame", help="A coloured frame that conditions the first frame (and each new shot).")] = None,
-    keyframes: Annotated[Optional[Path], typer.Option("--keyframes", help="Folder of coloured frames named by frame index (000120.png) that replace and re-anchor those frames; frames before a keyframe are also coloured backwards from it.")] = None,
+    keyframes: Annotated[Optional[Path], typer.Option("--keyframes", help="Folder of coloured frames named by frame number (a sequence's own numbers, shot010.1012.png; a video's index, 000120.png) that replace and re-anchor those frames; frames before a keyframe are also coloured backwards from it. With --shots it may hold one subfolder per shot.")] = None,
+    shots: Annotated[Optional[Path], typer.Option("--shots", help="Shot boundaries from editorial, used instead of detecting cuts: an OpenTimelineIO timeline (.otio), a CMX 3600 EDL (.edl) or a CSV of first frame numbers.")] = None,
+    layers: Annotated[str, typer.Option("--layers", help="What to write, comma-separated: composed (the coloured frame), paint (fills alone, alpha 0 on lines and paper), lines (the line art as an alpha matte). Layers go beside the output: out_paint.mov, out_paint/.")] = "composed",
     work_size: Annotated[str, typer.Option("--work-size", help="Short side the model runs at, or 'native' (default: the checkpoint's training size); without a model, the short side the motion is measured at (default 270).")] = "auto",
     both_ways: Annotated[bool, typer.Option("--both-ways/--forward-only", help="Colour frames before a later keyframe of the shot backwards from it too, and blend the two passes (model-free and motion-compensated models).")] = True,
     upscale: Annotated[str, typer.Option(help="bicubic: smooth colour under the source lines; flat: one colour per line-enclosed region.")] = "bicubic",
@@ -435,25 +478,30 @@ def colorize(
     segment_frames: Annotated[int, typer.Option("--segment-frames", help="Frames per resumable segment: what a crash, Ctrl-C or SIGTERM can lose at most.", min=1)] = 240,
     skip_existing: Annotated[bool, typer.Option("--skip-existing", help="Skip inputs whose output already exists.")] = False,
     overwrite: OverwriteOpt = False,
+    keep_alpha: Annotated[bool, typer.Option("--keep-alpha", help="Carry the input's alpha into the outputs (cels on a transparent background); needs png/tif/exr frames or --codec prores4444/ffv1. Without it, transparent paper is read as white and painted.")] = False,
+    bit_depth: BitDepthOpt = None,
+    start_number: StartNumberOpt = None,
+    fill_gaps: FillGapsOpt = False,
     shard: Annotated[Optional[str], typer.Option(help="Process only the K-th of N parts of the input list (K/N), for array jobs.")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
     threads: Annotated[Optional[int], typer.Option(help="CPU threads for the model.")] = None,
     half: Annotated[bool, typer.Option("--half/--no-half", help="Half precision on CUDA.")] = True,
     cache_dir: CacheDirOpt = None,
     offline: OfflineOpt = False,
+    codec: CodecOpt = "h264",
     crf: CrfOpt = 18,
     preset: PresetOpt = "medium",
     lossless: LosslessOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Colour line-art videos frame by frame, each output conditioning the next.
+    """Colour line-art videos and image sequences frame by frame, each output conditioning the next.
 
     With --model, a trained model paints each frame. Without one, the colours of the seed
     frame and keyframes are carried along the motion of the line art: no training needed.
     """
     from . import media
     from .checkpoint import load_generator
-    from .colorize import ColorizeOptions, Colorizer, iter_inputs
+    from .colorize import ColorizeOptions, Colorizer, Delivery, iter_inputs
     from .runtime import set_threads
 
     if output is not None and output_dir is not None:
@@ -475,15 +523,29 @@ def colorize(
         sources = [s for i, s in enumerate(sources) if i % parts == part - 1]
     if output is not None and len(sources) > 1:
         raise UsageError("-o/--output names one output but there are several inputs", hint="use --output-dir")
+    if shots is not None and len(sources) > 1:
+        raise UsageError("--shots describes one input but there are several", hint="colour each episode with its own shot list")
+    if shots is not None and not shots.is_file():
+        raise InputError(f"{shots}: the shot list does not exist")
+    _check_bits(bit_depth)
+    delivery = Delivery(layers=tuple(part.strip() for part in layers.split(",") if part.strip()), start_number=start_number,
+                        bits=bit_depth, fill_gaps=fill_gaps, keep_alpha=keep_alpha)
+    model_from = "--model"
+    if model is None and os.environ.get("TCVC_MODEL"):
+        model, model_from = os.environ["TCVC_MODEL"], "TCVC_MODEL"
+    if model is not None and model.strip().lower() == "none":
+        model = None
     if seed_frame is not None and not seed_frame.is_file():
         raise InputError(f"{seed_frame}: the seed frame does not exist")
     options = ColorizeOptions(work_size=size, upscale=upscale, scene_detect=scene_detect, cut_threshold=cut_threshold,
                               cut_reset=cut_reset, feedback=feedback == "on", anchor=anchor, anchor_radius=anchor_radius,
                               from_color=from_color, device=device, half=half, both_ways=both_ways,
                               segment_frames=segment_frames)
-    encode = media.EncodeOptions(crf=crf, preset=preset, lossless=lossless)
+    encode = media.EncodeOptions(crf=crf, preset=preset, lossless=lossless, codec=codec)
     set_threads(threads)
     loaded = load_generator(model, cache_dir=cache_dir, offline=offline) if model is not None else None
+    used = ({"reference": model, "from": model_from, "path": str(loaded.path), "sha256": loaded.sha256}
+            if loaded is not None else None)
     if loaded is None and seed_frame is None and keyframes is None:
         raise UsageError("nothing to colour from: without --model, tcvc carries the colours of a seed frame or keyframes",
                          hint="pass --seed-frame KEY.png or --keyframes DIR (no training needed), or --model to colour with a trained model")
@@ -495,7 +557,8 @@ def colorize(
             return {"input": str(source), "output": str(target), "skipped": True}
         with progress_bar(f"colorize {source.name}") as update:
             result = colorizer.colorize(source, target, seed_frame=seed_frame, keyframes=keyframes, resume=resume,
-                                        overwrite=overwrite, encode=encode, progress=update)
+                                        overwrite=overwrite, encode=encode, progress=update, delivery=delivery, shots=shots)
+        result.model = used
         return result.to_json()
 
     def describe(r: dict) -> str:

@@ -40,10 +40,13 @@ import torch.nn.functional as F
 from . import media
 from .checkpoint import LoadedModel
 from .errors import InputError, OutputError, UsageError, interruption
+from .editorial import Shot, read_shots
+from .layers import LAYERS, split
 from .lineart import extract as lineart_of, to_grey
 from .motion import LineMotion, line_field
 from .propagate import FLOW_SHORT_SIDE, Carried, Propagator, Reference, blend, flat_fill, flow_dimensions
 from .runtime import prepare_for_inference, select_device
+from .sequence import is_pattern
 from .shots import analysis_view, detector_for
 
 log = logging.getLogger("tcvc")
@@ -87,6 +90,27 @@ class ColorizeOptions:
             raise UsageError(f"--anchor {self.anchor} is out of range", hint="a strength from 0 (off) to 1")
         if self.anchor_radius is not None and self.anchor_radius < 0:
             raise UsageError(f"--anchor-radius {self.anchor_radius} is negative")
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What a run writes besides the composed frames, and how sequences are numbered."""
+
+    layers: tuple[str, ...] = ("composed",)  # composed, paint, lines (layers.py)
+    start_number: int | None = None  # renumber output sequences from here (None: the input's numbers)
+    bits: int | None = None  # 8 or 16 for image outputs (None: the input's depth)
+    fill_gaps: bool = False  # hold the frame before each missing frame of a numbered input
+    # Carry the input's alpha into the outputs: for cels on a transparent background. (Line art
+    # on transparent paper is read over white and coloured opaque without it.)
+    keep_alpha: bool = False
+
+    def __post_init__(self) -> None:
+        unknown = [layer for layer in self.layers if layer not in LAYERS]
+        if unknown or not self.layers:
+            raise UsageError(f"unknown layer {unknown[0]!r}" if unknown else "no layers to write",
+                             hint=f"--layers takes a comma-separated list of {', '.join(LAYERS)}")
+        if self.bits not in (None, 8, 16):
+            raise UsageError(f"--bit-depth {self.bits} is not supported", hint="use 8 or 16")
 
 
 # A line-art pixel whose value moved by more than this (0-1) since the anchor frame has changed.
@@ -134,22 +158,61 @@ def load_reference(path: Path, size: tuple[int, int], what: str) -> np.ndarray:
     return np.ascontiguousarray(raw[:, :, :3])
 
 
-def find_keyframes(folder: Path, frame_count: int) -> dict[int, Path]:
-    """Keyframes named by frame index (000120.png -> frame 120)."""
+def find_keyframes(folder: Path, info: media.SourceInfo, shots: list[Shot] | None = None) -> dict[int, Path]:
+    """Keyframes by the frame they replace, as indices into the input.
+
+    Files are named by frame number: the input's own numbers for a numbered sequence
+    (shot010.1012.png or 1012.png), the 0-based index for a video (000120.png). With a shot
+    list, the folder may hold one subfolder per shot, named as in the list; a file without a
+    number there is the keyframe of the shot's first frame.
+    """
     if not folder.is_dir():
         raise InputError(f"{folder}: the keyframes folder does not exist")
+    numbers = info.numbers or list(range(info.frame_count))
+    index_of = {number: index for index, number in enumerate(numbers)}
+    span = f"{numbers[0]}-{numbers[-1]}" if numbers else "none"
     keyframes: dict[int, Path] = {}
-    for path in media.list_frames(folder):
-        digits = re.findall(r"\d+", path.stem)
-        if not digits:
-            continue
-        index = int(digits[-1])
-        if index >= frame_count:
-            raise InputError(f"{path}: keyframe for frame {index}, but the input has {frame_count} frames (0-{frame_count - 1})",
-                             hint="keyframes are named by the 0-based index of the frame they replace")
+
+    def add(path: Path, index: int) -> None:
+        if index in keyframes:
+            raise InputError(f"{path}: a second keyframe for frame {numbers[index]} (also {keyframes[index]})",
+                             hint="keep one keyframe per frame")
         keyframes[index] = path
+
+    def numbered(files: list[Path]) -> list[tuple[Path, int]]:
+        found = []
+        for path in files:
+            digits = re.findall(r"\d+", path.stem)
+            if digits:
+                found.append((path, int(digits[-1])))
+        return found
+
+    for path, number in numbered(media.list_frames(folder)):
+        if number not in index_of:
+            raise InputError(f"{path}: keyframe for frame {number}, but the input's frames are {span}",
+                             hint="keyframes are named by the number of the frame they replace (a video's frames count from 0)")
+        add(path, index_of[number])
+    subfolders = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if subfolders and shots:
+        by_name = {shot.name: (shot, following) for shot, following in zip(shots, [*shots[1:], None])}
+        for sub in subfolders:
+            if sub.name not in by_name:
+                raise InputError(f"{sub}: no shot of that name in the shot list",
+                                 hint=f"shots: {', '.join(list(by_name)[:12])}")
+            shot, following = by_name[sub.name]
+            end = following.first if following else info.frame_count
+            files = media.list_frames(sub)
+            for path in files:
+                digits = re.findall(r"\d+", path.stem)
+                index = index_of.get(int(digits[-1])) if digits else shot.first
+                if index is None or not shot.first <= index < end:
+                    raise InputError(f"{path}: frame {digits[-1] if digits else '?'} is not in shot {shot.name} "
+                                     f"({numbers[shot.first]}-{numbers[end - 1]})")
+                add(path, index)
+    elif subfolders and not keyframes:
+        raise InputError(f"{folder}: keyframes in subfolders need --shots to say which shot each folder is")
     if not keyframes:
-        raise InputError(f"{folder}: no keyframes (PNG files named by frame index, e.g. 000120.png)")
+        raise InputError(f"{folder}: no keyframes (images named by frame number, e.g. 000120.png or shot010.1012.png)")
     return keyframes
 
 
@@ -182,27 +245,83 @@ def compose(prediction: np.ndarray, line_full: np.ndarray, *, upscale: Upscale, 
 # --------------------------------------------------------------------------- resumable output
 
 
+@dataclass(frozen=True)
+class _Track:
+    """One output of a run: the composed frames, or one compositing layer."""
+
+    layer: str
+    video: Path | None  # the final video, or None for an image sequence
+    target: media.FrameTarget | None
+    alpha: bool
+
+    @property
+    def where(self) -> str:
+        return str(self.video) if self.video is not None else self.target.describe()
+
+
+def plan_tracks(final: Path, like: media.SourceInfo, layers: tuple[str, ...], encode: media.EncodeOptions,
+                start_number: int | None, bits: int | None, keep_alpha: bool = False) -> list[_Track]:
+    """Where each requested layer goes: out.mov -> out_paint.mov; out/ -> out_paint/; a pattern
+    out/sh010.%04d.png -> out/sh010_paint.%04d.png."""
+    tracks = []
+    if media.is_video_path(final):
+        encode.check_container(final)
+        layered = [layer for layer in layers if layer != "composed"]
+        if layered and not encode.spec.alpha:
+            raise UsageError(f"--layers {','.join(layered)} needs a codec with alpha; {encode.codec} has none",
+                             hint="use --codec prores4444 or ffv1, or a frame-folder output")
+        if keep_alpha and "composed" in layers and not encode.spec.alpha:
+            raise UsageError(f"--keep-alpha needs a codec with alpha; {encode.codec} has none",
+                             hint="use --codec prores4444 or ffv1, or a frame-folder output")
+        for layer in layers:
+            path = final if layer == "composed" else final.with_name(f"{final.stem}_{layer}{final.suffix}")
+            tracks.append(_Track(layer, path, None, layer != "composed" or keep_alpha))
+        return tracks
+    target = media.frame_target(final, like, start_number=start_number, bits=bits)
+    for layer in layers:
+        if layer == "composed":
+            own = target
+        elif target.whole_folder:
+            own = media.FrameTarget(final.with_name(f"{final.name}_{layer}"), target.naming, True, start_number, bits)
+        else:
+            own = media.FrameTarget(target.folder, target.naming.with_layer(layer), False, start_number, bits)
+        if own.naming.extension not in (".png", ".tif", ".tiff", ".exr") and (layer != "composed" or keep_alpha):
+            raise UsageError(f"{own.describe()}: {own.naming.extension} frames cannot hold alpha", hint="write png, tif or exr frames")
+        tracks.append(_Track(layer, None, own, layer != "composed" or keep_alpha))
+    return tracks
+
+
 class ResumableOutput:
     """Writes frames into a hidden work folder in segments, saving the loop state after each.
 
-    On success the segments become the final video (stream copy, audio added) or frame
-    folder and the work folder is removed. On failure or Ctrl-C the completed segments stay,
-    and a later run with resume=True continues after them.
+    On success the segments become the final video (stream copy, audio added) or image
+    sequence, one per requested layer, and the work folder is removed. On failure or Ctrl-C
+    the completed segments stay, and a later run with resume=True continues after them.
     """
 
     def __init__(self, final: Path, like: media.SourceInfo, *, fingerprint: dict, resume: bool, overwrite: bool,
-                 encode: media.EncodeOptions):
+                 encode: media.EncodeOptions, layers: tuple[str, ...] = ("composed",), start_number: int | None = None,
+                 bits: int | None = None, keep_alpha: bool = False):
         self.final = Path(final)
         self.like = like
         self.encode = encode
+        self.overwrite = overwrite
         self.is_video = media.is_video_path(self.final)
         if self.is_video and self.final.suffix.lower() not in media.WRITABLE_VIDEO_EXTENSIONS:
             raise UsageError(f"{final}: cannot write {self.final.suffix} videos",
                              hint=f"use one of {', '.join(sorted(media.WRITABLE_VIDEO_EXTENSIONS))}, or a folder name")
-        if self.final.exists() and not overwrite:
-            raise OutputError(f"{final}: already exists", hint="pass --overwrite to replace it, or --skip-existing")
-        media.ensure_writable_dir(self.final.parent)
-        self.work = self.final.with_name(f".{self.final.name}.tcvc-partial")
+        self.keep_alpha = keep_alpha
+        self.tracks = plan_tracks(self.final, like, layers, encode, start_number, bits, keep_alpha)
+        for track in self.tracks:
+            if track.video is not None:
+                if track.video.exists() and not overwrite:
+                    raise OutputError(f"{track.video}: already exists", hint="pass --overwrite to replace it, or --skip-existing")
+                media.ensure_writable_dir(track.video.parent)
+            else:
+                media.check_target(track.target, [like.path], overwrite)
+        self.numbers = self.tracks[0].target.numbers(like, like.frame_count) if not self.is_video else []
+        self.bits = {t.layer: t.target.depth(like) for t in self.tracks if t.target is not None}
+        self.work = self.final.with_name(f".{self.final.name.replace('%', '_')}.tcvc-partial")
         self.manifest_path = self.work / "manifest.json"
         self.fingerprint = fingerprint
         self.segments: list[dict] = []
@@ -229,16 +348,24 @@ class ResumableOutput:
             shutil.rmtree(self.work, ignore_errors=True)
             try:
                 self.work.mkdir(parents=True)
+                for track in self.tracks:
+                    if track.target is not None:
+                        (self.work / f"frames-{track.layer}").mkdir()
             except OSError as exc:
                 raise OutputError(f"{self.work}: cannot create the work folder ({exc.strerror})") from exc
-            (self.work / "frames").mkdir()
         self.count = self.done
-        self._writer: media.FrameSink | None = None
+        self._writers: dict[str, media.FrameSink] = {}
+        self._names: dict[str, str] = {}
         self._in_segment = 0
+        self.size: tuple[int, int] | None = None
 
     @property
     def done(self) -> int:
         return sum(segment["frames"] for segment in self.segments)
+
+    @property
+    def outputs(self) -> dict[str, str]:
+        return {track.layer: track.where for track in self.tracks}
 
     def _read_manifest(self) -> dict | None:
         try:
@@ -246,23 +373,35 @@ class ResumableOutput:
         except (OSError, ValueError):
             return None
 
-    def write(self, frame: np.ndarray) -> None:
+    def write(self, frame: np.ndarray, line: np.ndarray | None = None, alpha: np.ndarray | None = None) -> None:
+        """One composed frame (RGB uint8), with the line art and the input's alpha it came from."""
         try:
-            self._write(frame)
+            self._write(frame, line, alpha)
         except OSError as exc:  # a full disk, a vanished network share
             raise OutputError(f"{self.final}: cannot write frame {self.count} ({exc.strerror or exc})",
                               hint="free space or fix the output location, then run again with --resume") from None
 
-    def _write(self, frame: np.ndarray) -> None:
-        if self.is_video:
-            if self._writer is None:
-                name = f"seg-{len(self.segments):05d}.mp4"
-                self._writer = media.VideoWriter(self.work / name, frame.shape[1], frame.shape[0], self.like.fps,
-                                                 options=self.encode, overwrite=True)
-                self._segment_name = name
-            self._writer.write(frame)
-        else:
-            media.write_image(self.work / "frames" / f"{self.count:06d}.png", frame)
+    def _write(self, frame: np.ndarray, line: np.ndarray | None, alpha: np.ndarray | None) -> None:
+        alpha = alpha if self.keep_alpha else None
+        layered = split(frame, line, alpha) if any(t.layer != "composed" for t in self.tracks) else {}
+        for track in self.tracks:
+            image = layered[track.layer] if track.layer != "composed" else frame
+            if track.layer == "composed" and track.alpha:
+                opaque = np.full(frame.shape[:2], 255, np.uint8)
+                image = np.dstack([frame, media.to_depth(alpha, 8) if alpha is not None else opaque])
+            if track.video is not None:
+                writer = self._writers.get(track.layer)
+                if writer is None:
+                    name = f"seg-{len(self.segments):05d}-{track.layer}{self.final.suffix.lower()}"
+                    writer = media.VideoWriter(self.work / name, frame.shape[1], frame.shape[0], self.like.fps,
+                                               options=self.encode, overwrite=True, alpha=track.alpha,
+                                               bits=self.like.bit_depth)
+                    self._writers[track.layer], self._names[track.layer] = writer, name
+                writer.write(media.to_depth(image, writer.bits) if image.dtype.kind == "f" else image)
+            else:
+                name = track.target.naming.name(self.numbers[self.count])
+                media.write_image(self.work / f"frames-{track.layer}" / name, image, bits=self.bits[track.layer])
+        self.size = (frame.shape[1], frame.shape[0])
         self.count += 1
         self._in_segment += 1
 
@@ -271,11 +410,10 @@ class ResumableOutput:
         """Seal the frames written since the last checkpoint, with the state that follows them."""
         if self._in_segment == 0:
             return
-        name = None
-        if self._writer is not None:
-            self._writer.commit()
-            self._writer = None
-            name = self._segment_name
+        for writer in self._writers.values():
+            writer.commit()
+        files = dict(self._names)
+        self._writers, self._names = {}, {}
         arrays = {}
         if condition is not None:
             arrays["condition"] = condition
@@ -287,7 +425,7 @@ class ResumableOutput:
         state_temp = self.work / "state.partial.npz"
         np.savez(state_temp, **arrays)
         os.replace(state_temp, self.work / "state.npz")
-        self.segments.append({"frames": self._in_segment, "file": name})
+        self.segments.append({"frames": self._in_segment, "files": files})
         self._in_segment = 0
         temp = self.work / "manifest.partial.json"
         temp.write_text(json.dumps({"fingerprint": self.fingerprint, "segments": self.segments}, indent=1), "utf-8")
@@ -296,24 +434,31 @@ class ResumableOutput:
     def commit(self) -> None:
         if self._in_segment:
             raise RuntimeError("commit() before the last checkpoint()")
-        if self.is_video:
-            audio = self.like.audio_source
-            delay = self.like.video.video_delay if self.like.video is not None and audio == self.like.path else 0.0
-            media.concat_videos([self.work / s["file"] for s in self.segments], self.final, audio_from=audio, video_offset=delay)
-        else:
-            frames = self.work / "frames"
-            size = media.read_image(frames / "000000.png").shape[1::-1] if self.count else (None, None)
-            meta = {"fps": f"{self.like.fps.numerator}/{self.like.fps.denominator}", "fps_float": float(self.like.fps),
-                    "width": size[0], "height": size[1], "count": self.count, "source": str(self.like.path.resolve())}
-            (frames / media.FRAMES_JSON).write_text(json.dumps(meta, indent=2) + "\n", "utf-8")
-            media.replace_path(frames, self.final)
+        for track in self.tracks:
+            if track.video is not None:
+                composed = track.layer == "composed"
+                audio = self.like.audio_source if composed else None
+                delay = self.like.video.video_delay if self.like.video is not None and audio == self.like.path else 0.0
+                timecode = self.like.video.timecode if self.like.video is not None else None
+                media.concat_videos([self.work / s["files"][track.layer] for s in self.segments], track.video,
+                                    audio_from=audio, video_offset=delay, timecode=timecode)
+            else:
+                frames = self.work / f"frames-{track.layer}"
+                size = self.size
+                if size is None and self.count:
+                    size = media.read_image(frames / track.target.naming.name(self.numbers[0])).shape[1::-1]
+                extra = {"source": str(self.like.path.resolve()), "layer": track.layer}
+                text = media.frames_json(self.like, track.target, self.numbers[:self.count], size,
+                                         self.bits[track.layer], extra)
+                (frames / track.target.sidecar).write_text(text, "utf-8")
+                media.publish_sequence(frames, track.target, self.overwrite)
         shutil.rmtree(self.work, ignore_errors=True)
 
     def abort(self) -> None:
         """Drop the unfinished segment; keep completed ones for a later resume."""
-        if self._writer is not None:
-            self._writer.abort()
-            self._writer = None
+        for writer in self._writers.values():
+            writer.abort()
+        self._writers, self._names = {}, {}
 
 
 # --------------------------------------------------------------------------- the engine
@@ -339,6 +484,12 @@ class ColorizeResult:
     frames: int
     cuts: list[int] = field(default_factory=list)
     keyframes_used: list[int] = field(default_factory=list)
+    first_frame: int | None = None
+    last_frame: int | None = None
+    shot_ranges: list[dict] = field(default_factory=list)
+    shots_from: str = "detected"  # detected, none (detection off), or the shot list's path
+    outputs: dict[str, str] = field(default_factory=dict)  # layer -> where it was written
+    model: dict | None = None
     seconds: float = 0.0
     work_size: tuple[int, int] = (0, 0)
     resumed_from: int = 0
@@ -355,6 +506,14 @@ class ColorizeResult:
         data["shots"] = len(self.cuts) + 1
         data["fps"] = round(self.fps, 3)
         return data
+
+    def name_shots(self, numbers: list[int], shots: list[Shot] | None) -> None:
+        """Fill shot_ranges from the cuts found (or given), in the input's frame numbers."""
+        names = {shot.first: shot.name for shot in shots or []}
+        starts = [0, *sorted(self.cuts)]
+        ends = [*starts[1:], self.frames]
+        self.shot_ranges = [{"name": names.get(first, f"shot{n + 1}"), "first_frame": numbers[first],
+                             "last_frame": numbers[end - 1]} for n, (first, end) in enumerate(zip(starts, ends)) if end > first]
 
 
 class _Stage(threading.Thread):
@@ -407,16 +566,19 @@ class _Pipeline:
     """
 
     def __init__(self, colorizer: "Colorizer", source: media.FrameSource, out: ResumableOutput, work: tuple[int, int],
-                 progress: Progress | None):
+                 progress: Progress | None, cuts: set[int] | None = None):
         info = source.info
         self.source, self.out, self.total = source, out, info.frame_count
         detector = detector_for(info.width, info.height, colorizer.options.cut_threshold)
         self.stop = threading.Event()
         self.prepared: queue.Queue = queue.Queue(maxsize=4)
         self.finished: queue.Queue = queue.Queue(maxsize=8)
+        # What the writer needs of a frame besides its colours: its line art (layers) and alpha.
+        side = {} if any(t.layer != "composed" or t.alpha for t in out.tracks) else None
         self.reader = _Stage(lambda: colorizer._read(source, out.done, out.previous_edges, detector, work, self.prepared,
-                                                     self.stop), "tcvc-reader")
-        self.writer = _Stage(lambda: colorizer._write(out, self.finished, self.stop, self.total, progress), "tcvc-writer")
+                                                     self.stop, cuts, side), "tcvc-reader")
+        self.writer = _Stage(lambda: colorizer._write(out, self.finished, self.stop, self.total, progress, side),
+                             "tcvc-writer")
 
     def __enter__(self) -> "_Pipeline":
         self.reader.start()
@@ -520,15 +682,23 @@ class Colorizer:
     # -- a whole video
     def colorize(self, source_path: Path, output: Path, *, seed_frame: Path | None = None, keyframes: Path | None = None,
                  resume: bool = False, overwrite: bool = False, encode: media.EncodeOptions = media.EncodeOptions(),
-                 progress: Progress | None = None) -> ColorizeResult:
+                 progress: Progress | None = None, delivery: Delivery = Delivery(),
+                 shots: Path | None = None) -> ColorizeResult:
+        """Colour `source_path` into `output`. `shots`: an editorial shot list (editorial.py) whose
+        cuts replace detected ones."""
         source_path, output = Path(source_path), Path(output)
-        media.check_output(output, [source_path], overwrite=True)  # same-as-input check; existence handled below
+        if media.is_video_path(output) or not is_pattern(output):
+            media.check_output(output, [source_path], overwrite=True)  # same-as-input check; existence handled below
         started = time.perf_counter()
         # Line art needs one channel: ffmpeg converts, and a third of the bytes cross the pipe.
         # Without feedback each frame stands alone, so a folder of pages may mix sizes (model colouring).
         pages = not self.options.feedback and self.config is not None and not media.is_video_path(output)
-        with media.open_source(source_path, grey=not self.options.from_color, mixed_sizes=pages) as source:
+        with media.open_source(source_path, grey=not self.options.from_color, mixed_sizes=pages,
+                               fill_gaps=delivery.fill_gaps, keep_alpha=True) as source:
             info = source.info
+            numbers = info.numbers or list(range(info.frame_count))
+            shot_list = (read_shots(shots, fps=info.fps, first_number=numbers[0], frame_count=info.frame_count)
+                         if shots is not None else None)
             if self.config is None:
                 if seed_frame is None and keyframes is None:
                     raise UsageError("colouring without a model needs a coloured frame to start from",
@@ -540,22 +710,32 @@ class Colorizer:
             # Warn about a seed whose size differs from the video's; the step down to the work size is expected.
             seed_full = load_reference(seed_frame, (info.width, info.height), "seed frame") if seed_frame else None
             seed_work = media.resize(seed_full, (work_w, work_h), cv2.INTER_AREA) if seed_full is not None else None
-            keyframe_paths = find_keyframes(keyframes, info.frame_count) if keyframes else {}
+            keyframe_paths = find_keyframes(keyframes, info, shot_list) if keyframes else {}
+            cuts = {shot.first for shot in shot_list if shot.first > 0} if shot_list is not None else None
             fingerprint = {
                 "input": str(source_path.resolve()), "frames": info.frame_count, "size": [info.width, info.height],
                 "model": self.loaded.sha256 if self.loaded is not None else None, "options": {k: v for k, v in asdict(self.options).items() if k not in ("device",)},
                 "seed": _file_digest(seed_frame), "keyframes": {str(i): _file_digest(p) for i, p in sorted(keyframe_paths.items())},
-                "encode": asdict(encode), "half": self.half,
+                "encode": asdict(encode), "half": self.half, "delivery": asdict(delivery),
+                "cuts": sorted(cuts) if cuts is not None else None,
             }
-            out = ResumableOutput(output, info, fingerprint=fingerprint, resume=resume, overwrite=overwrite, encode=encode)
+            fingerprint = json.loads(json.dumps(fingerprint))  # as the manifest will hold it (tuples become lists)
+            out = ResumableOutput(output, info, fingerprint=fingerprint, resume=resume, overwrite=overwrite, encode=encode,
+                                  layers=delivery.layers, start_number=delivery.start_number, bits=delivery.bits,
+                                  keep_alpha=delivery.keep_alpha)
             result = ColorizeResult(input=str(source_path), output=str(output), frames=info.frame_count,
                                     work_size=(work_w, work_h), resumed_from=out.done, device=str(self.device),
-                                    colouring=self.kind)
+                                    colouring=self.kind, outputs=out.outputs,
+                                    shots_from=str(shots) if shots is not None else "detected" if self.options.scene_detect else "none")
+            if out.numbers:
+                result.first_frame, result.last_frame = out.numbers[0], out.numbers[-1]
+            else:
+                result.first_frame, result.last_frame = numbers[0], numbers[-1]
             try:
                 if self.carries_motion:
-                    self._run_motion(source, out, seed_full, keyframe_paths, (work_w, work_h), result, progress)
+                    self._run_motion(source, out, seed_full, keyframe_paths, (work_w, work_h), result, progress, cuts)
                 else:
-                    self._run(source, out, seed_work, keyframe_paths, (work_w, work_h), result, progress)
+                    self._run(source, out, seed_work, keyframe_paths, (work_w, work_h), result, progress, cuts)
                 out.commit()
             except KeyboardInterrupt as stop:
                 out.abort()
@@ -565,12 +745,17 @@ class Colorizer:
                 out.abort()
                 raise
         result.seconds = time.perf_counter() - started
+        result.name_shots(numbers, shot_list)
         return result
 
     def _read(self, source: media.FrameSource, start: int, previous_edges: np.ndarray | None, detector: Any,
-              work: tuple[int, int], prepared_q: queue.Queue, stop: threading.Event) -> None:
-        """Reader thread: decode, derive line art, judge scene cuts."""
+              work: tuple[int, int], prepared_q: queue.Queue, stop: threading.Event, cuts: set[int] | None = None,
+              side: dict | None = None) -> None:
+        """Reader thread: decode, derive line art, judge scene cuts (or take them from `cuts`).
+
+        `side`, when given, receives each frame's (line art, alpha) for the writer."""
         info = source.info
+        grey = not self.options.from_color
         # Motion-carried colouring with feedback also needs the motion from the frame before.
         motion = LineMotion() if self.carries_motion and self.options.feedback else None
         field_before = None
@@ -579,6 +764,7 @@ class Colorizer:
                 return
             if index < start - 1:
                 continue  # already in completed segments
+            frame, alpha = media.split_alpha(frame, grey)
             if index == start - 1:  # the frame before a resumed run's first: its field only
                 field_before = line_field(media.resize(self._line_of(frame), work, cv2.INTER_AREA)) if motion else None
                 continue
@@ -590,8 +776,13 @@ class Colorizer:
             frame_work = work if same_size else work_dimensions(*own_size, self._model_work_size)  # a page of its own size
             line_work = media.resize(line_full, frame_work, cv2.INTER_AREA)
             edges = (detector.edges(analysis_view(line_full, self.is_lineart), self.is_lineart)
-                     if self.options.scene_detect and same_size else None)
-            is_cut = edges is not None and index > 0 and detector.is_cut(previous_edges, edges)
+                     if self.options.scene_detect and same_size and cuts is None else None)
+            if cuts is not None:
+                is_cut = index in cuts
+            else:
+                is_cut = edges is not None and index > 0 and detector.is_cut(previous_edges, edges)
+            if side is not None:
+                side[index] = (line_full, alpha)
             previous_edges = edges
             prepared = _Prepared(index, line_full, line_work, edges, is_cut)
             if self.carries_motion:
@@ -603,7 +794,7 @@ class Colorizer:
         _put(prepared_q, _END, stop)
 
     def _write(self, out: ResumableOutput, output_q: queue.Queue, stop: threading.Event, total: int,
-               progress: Progress | None) -> None:
+               progress: Progress | None, side: dict | None = None) -> None:
         """Writer thread: finish frames (compose at source resolution), encode, seal segments."""
         while True:
             item = _get(output_q, stop)
@@ -618,13 +809,14 @@ class Colorizer:
                 index, colour, line_full, keyframe = item
                 frame = keyframe if keyframe is not None else compose(colour, line_full, upscale=self.options.upscale,
                                                                         is_lineart=self.is_lineart)
-            out.write(frame)
+            line, alpha = side.pop(index) if side is not None else (None, None)
+            out.write(frame, line, alpha)
             if progress:
                 progress(index + 1, total)
 
     def _run(self, source: media.FrameSource, out: ResumableOutput, seed_work: np.ndarray | None,
              keyframe_paths: dict[int, Path], work: tuple[int, int], result: ColorizeResult,
-             progress: Progress | None) -> None:
+             progress: Progress | None, cuts: set[int] | None = None) -> None:
         info = source.info
         total = info.frame_count
         start = out.done
@@ -639,7 +831,7 @@ class Colorizer:
         if progress and start:
             progress(start, total)
         last_edges = out.previous_edges
-        with _Pipeline(self, source, out, work, progress) as pipeline:
+        with _Pipeline(self, source, out, work, progress, cuts) as pipeline:
             for item in pipeline.frames():
                 if item.is_cut:
                     result.cuts.append(item.index)
@@ -674,7 +866,7 @@ class Colorizer:
 
     def _run_motion(self, source: media.FrameSource, out: ResumableOutput, seed: np.ndarray | None,
                     keyframe_paths: dict[int, Path], work: tuple[int, int], result: ColorizeResult,
-                    progress: Progress | None) -> None:
+                    progress: Progress | None, cuts: set[int] | None = None) -> None:
         """Colours carried along the line art's motion, painted where it explains nothing: by the
         motion-compensated model when there is one, by region fill otherwise (propagate.py).
 
@@ -690,7 +882,7 @@ class Colorizer:
         motion_size = work if self.model is None else flow_dimensions(info.width, info.height, max(min(work), FLOW_SHORT_SIDE))
         propagator = Propagator(size, motion_size, flat=self.options.upscale == "flat")
         painter = self._motion_painter(work) if self.model is not None else None
-        pipeline = _Pipeline(self, source, out, motion_size, progress)
+        pipeline = _Pipeline(self, source, out, motion_size, progress, cuts)
 
         saved = out.saved
         anchor = _restore_reference(saved, "carried_anchor")

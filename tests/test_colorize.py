@@ -281,11 +281,11 @@ def test_a_full_disk_stops_with_an_output_error_and_keeps_finished_segments(cut_
     real_write = media.write_image
     written = []
 
-    def disk_fills_up(path, image):
+    def disk_fills_up(path, image, **options):
         if len(written) == 7:
             raise OSError(28, "No space left on device")
         written.append(path)
-        real_write(path, image)
+        real_write(path, image, **options)
 
     monkeypatch.setattr(media, "write_image", disk_fills_up)
     colorizer, _ = recording_colorizer(segment_frames=5)

@@ -123,11 +123,11 @@ def test_model_free_resume_gives_the_frames_of_an_uninterrupted_run(walk, tmp_pa
 
     original, calls = engine.ResumableOutput.write, {"n": 0}
 
-    def dying_write(self, frame):
+    def dying_write(self, frame, *context):
         calls["n"] += 1
         if calls["n"] == 13:
             raise KeyboardInterrupt
-        original(self, frame)
+        original(self, frame, *context)
 
     monkeypatch.setattr(engine.ResumableOutput, "write", dying_write)
     with pytest.raises(Exception):
