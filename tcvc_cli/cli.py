@@ -377,7 +377,7 @@ def lineart(
     many = len(inputs) > 1
 
     def job(source: Path) -> dict:
-        target = output_for(source, output, many)
+        target = output_for(source, output, many, codec)
         with progress_bar(f"lineart {source.name}") as update:
             return lineart_file(source, target, params, overwrite=overwrite, options=options, bits=bit_depth,
                                 start_number=start_number, fill_gaps=fill_gaps, progress=update)
@@ -437,7 +437,7 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
     return part, parts
 
 
-def default_output(source: Path, output_dir: Path | None, suffix: str) -> Path:
+def default_output(source: Path, output_dir: Path | None, suffix: str, codec: str = "h264") -> Path:
     """ep01.mp4 -> ep01_color.mp4 beside it (or in --output-dir); a frame folder -> folder_color;
     a pattern renders/sh010.%04d.png -> renders/sh010_color/ holding sh010.1001.png ..."""
     from . import media
@@ -448,7 +448,8 @@ def default_output(source: Path, output_dir: Path | None, suffix: str) -> Path:
         folder = output_dir if output_dir is not None else base.parent if source.is_dir() else base
         return folder / f"{sequence_name(source)}{suffix}"
     folder = output_dir if output_dir is not None else source.parent
-    ext = source.suffix.lower() if source.suffix.lower() in media.WRITABLE_VIDEO_EXTENSIONS else ".mp4"
+    containers = media.CODECS[codec].containers
+    ext = source.suffix.lower() if source.suffix.lower() in containers else containers[0]
     return folder / f"{source.stem}{suffix}{ext}"
 
 
@@ -542,6 +543,8 @@ def colorize(
                               from_color=from_color, device=device, half=half, both_ways=both_ways,
                               segment_frames=segment_frames)
     encode = media.EncodeOptions(crf=crf, preset=preset, lossless=lossless, codec=codec)
+    if output is not None and media.is_video_path(output):
+        encode.check_container(output)
     set_threads(threads)
     loaded = load_generator(model, cache_dir=cache_dir, offline=offline) if model is not None else None
     used = ({"reference": model, "from": model_from, "path": str(loaded.path), "sha256": loaded.sha256}
@@ -552,7 +555,7 @@ def colorize(
     colorizer = Colorizer(loaded, options)
 
     def job(source: Path) -> dict:
-        target = output if output is not None else default_output(source, output_dir, suffix)
+        target = output if output is not None else default_output(source, output_dir, suffix, codec)
         if skip_existing and target.exists():
             return {"input": str(source), "output": str(target), "skipped": True}
         with progress_bar(f"colorize {source.name}") as update:

@@ -63,20 +63,21 @@ def extract_video(video: Path, out_dir: Path, *, start: str | None = None, end: 
             "bit_depth": depth, "first_frame": sink.first_number, "last_frame": sink.last_number}
 
 
-def output_for(source: Path, output: Path, many: bool) -> Path:
+def output_for(source: Path, output: Path, many: bool, codec: str = "h264") -> Path:
     """Where the result for `source` goes.
 
     With one input and an `output` that is not an existing folder or a path ending in a
     slash, `output` is the result itself. Otherwise `output` is a folder, and each result
-    is named after its input: videos keep their name (as .mp4 when the extension cannot be
-    written), frame folders keep their folder name.
+    is named after its input: videos keep their name (in the codec's first container when
+    their own cannot hold it), sequences keep their name.
     """
     as_folder = many or str(output).endswith(("/", os.sep)) or (output.is_dir() and source.is_file())
     if not as_folder:
         return output
     if media.is_sequence_path(source):
         return output / sequence_name(source)
-    suffix = source.suffix.lower() if source.suffix.lower() in media.WRITABLE_VIDEO_EXTENSIONS else ".mp4"
+    containers = media.CODECS[codec].containers
+    suffix = source.suffix.lower() if source.suffix.lower() in containers else containers[0]
     return output / f"{source.stem}{suffix}"
 
 

@@ -3,7 +3,7 @@
 A compositor wants the fills apart from the ink, to put the studio's own lines back over the
 paint and to grade the paint alone. From a composed frame C and its line art, tcvc writes
 
-- lines: RGBA, alpha a = the line art's darkness (1 - grey / 255; paper below 2/255 is 0),
+- lines: RGBA, alpha a = the line art's darkness (1 - grey / 255; grey 254 and up is paper, 0),
   colour K the ink as the composed frame shows it;
 - paint: RGBA, the fills with no lines over them: colour P continues each fill under the
   strokes, alpha 1, except 0 on solid lines (a = 1) and on bare paper (a = 0 and C white).
@@ -27,7 +27,7 @@ from .images import to_unit
 from .lineart import nearest_of
 
 LAYERS = ("composed", "paint", "lines")
-PAPER_FLOOR = 2 / 255  # line-art darkness below this is paper, not a stroke
+PAPER_FLOOR = 1.5 / 255  # line-art darkness below this (grey 254 and 255) is paper, not a stroke
 
 
 def line_alpha(line: np.ndarray) -> np.ndarray:

@@ -274,8 +274,10 @@ def _packet_timing(path: Path) -> tuple[int, Fraction, bool, float]:
             timebase = Fraction(line.split(":", 1)[1].strip())
         elif line and line[0] == "0" and "," in line:
             parts = [p.strip() for p in line.split(",")]
-            if len(parts) >= 4 and parts[1].lstrip("-").isdigit():
-                stamps.append(int(parts[1]))
+            # Presentation times: decode times of a stream with B-frames are shifted and re-rounded.
+            stamp = parts[2] if len(parts) >= 4 and parts[2].lstrip("-").isdigit() else parts[1] if len(parts) >= 4 else ""
+            if stamp.lstrip("-").isdigit():
+                stamps.append(int(stamp))
                 durations.append(int(parts[3]) if parts[3].lstrip("-").isdigit() else 0)
     count = len(stamps)
     if count == 0:
