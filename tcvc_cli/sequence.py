@@ -206,6 +206,16 @@ def _naming_of(files: list[Path]) -> Naming | None:
     return Naming(prefix, padding, suffix)
 
 
+def _sequences_in(files: list[Path]) -> list[str]:
+    """Hash patterns of the numbered sequences (two frames or more) among `files`."""
+    counts: dict[tuple[str, str], int] = {}
+    for file in files:
+        parts = _numbered(file.name)
+        if parts is not None:
+            counts[(parts[0], parts[2])] = counts.get((parts[0], parts[2]), 0) + 1
+    return sorted(f"{prefix}####{suffix}" for (prefix, suffix), count in counts.items() if count > 1)
+
+
 def scan(path: str | Path, *, fill_gaps: bool = False) -> Sequence:
     """The sequence named by a folder or a printf/hash pattern.
 
@@ -231,6 +241,10 @@ def scan(path: str | Path, *, fill_gaps: bool = False) -> Sequence:
             raise InputError(f"{folder}: the folder holds no frames (no {', '.join(sorted(IMAGE_EXTENSIONS))} files)")
         naming = _naming_of(files)
         if naming is None:
+            several = _sequences_in(files)
+            if len(several) > 1:
+                raise InputError(f"{folder}: holds several numbered sequences ({', '.join(several[:4])})",
+                                 hint=f"name one with its pattern, e.g. {folder / several[0]}")
             return Sequence(folder, None, list(range(len(files))), files)
         found = {}
         for file in files:

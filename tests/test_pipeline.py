@@ -340,3 +340,37 @@ def test_hf_endpoint_points_downloads_at_a_mirror(cli, cut_clip, tmp_path):
     done = subprocess.run([sys.executable, "-m", "tcvc_cli", "colorize", str(video), "-o", str(tmp_path / "o"),
                            "--model", "hf:studio/tcvc-model"], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode != 0 and "http://127.0.0.1:9" in done.stderr
+
+
+def test_a_folder_of_two_sequences_asks_which_one(shot010, tmp_path):
+    root, _ = shot010
+    both = tmp_path / "both"
+    both.mkdir()
+    for number in (1001, 1002):
+        for name in ("shot010", "shot020"):
+            (both / f"{name}.{number}.png").write_bytes((root / "lineart" / f"shot010.{number}.png").read_bytes())
+    with pytest.raises(Exception, match="several numbered sequences"):
+        media.open_source(both)
+    with media.open_source(both / "shot020.####.png") as source:
+        assert source.info.numbers == [1001, 1002] and len(list(source)) == 2
+
+
+def test_keep_alpha_carries_a_cels_transparent_background(cli, tmp_path):
+    colour, lines = render_clip(seed=2, frames=4, size=SIZE)
+    cels = tmp_path / "cels"
+    cels.mkdir()
+    outside = np.zeros(SIZE[::-1], bool)
+    outside[:, :20] = True  # the left strip lies outside the character
+    for number, line in zip(range(1, 5), lines):
+        grey = line if line.ndim == 2 else line[:, :, 0]
+        bgra = cv2.cvtColor(grey, cv2.COLOR_GRAY2BGRA)
+        bgra[:, :, 3] = np.where(outside, 0, 255)
+        cv2.imwrite(str(cels / f"cel.{number:04d}.png"), bgra)
+    media.write_image(tmp_path / "seed.png", colour[0])
+    result = cli("colorize", cels, "--seed-frame", tmp_path / "seed.png", "-o", tmp_path / "out", "--keep-alpha")
+    assert result.exit_code == 0, result.stderr
+    frame = read_raw(tmp_path / "out" / "cel.0002.png")[0]
+    assert frame.shape[2] == 4
+    np.testing.assert_array_equal(frame[:, :, 3], np.where(outside, 0, 255))
+    plain = cli("colorize", cels, "--seed-frame", tmp_path / "seed.png", "-o", tmp_path / "opaque")
+    assert plain.exit_code == 0 and read_raw(tmp_path / "opaque" / "cel.0002.png")[0].shape[2] == 3
