@@ -697,8 +697,9 @@ class Colorizer:
                                fill_gaps=delivery.fill_gaps, keep_alpha=True) as source:
             info = source.info
             numbers = info.numbers or list(range(info.frame_count))
-            shot_list = (read_shots(shots, fps=info.fps, first_number=numbers[0], frame_count=info.frame_count)
-                         if shots is not None else None)
+            rate_known = info.is_video or bool(info.extra.get("frames_json", {}).get("fps"))
+            shot_list = (read_shots(shots, fps=info.fps, first_number=numbers[0], frame_count=info.frame_count,
+                                    rate_known=rate_known) if shots is not None else None)
             if self.config is None:
                 if seed_frame is None and keyframes is None:
                     raise UsageError("colouring without a model needs a coloured frame to start from",
@@ -746,6 +747,9 @@ class Colorizer:
                 raise
         result.seconds = time.perf_counter() - started
         result.name_shots(numbers, shot_list)
+        # Reported in the input's own frame numbers (a video's are its indices).
+        result.cuts = [numbers[index] for index in result.cuts]
+        result.keyframes_used = [numbers[index] for index in result.keyframes_used]
         return result
 
     def _read(self, source: media.FrameSource, start: int, previous_edges: np.ndarray | None, detector: Any,

@@ -3,7 +3,9 @@
 Editorial already knows where every cut is; detecting them again from the line art can only
 add mistakes. A timeline (.otio, or .edl through OpenTimelineIO's CMX 3600 adapter) gives
 one shot per item of its first video track, in the order they play, placed by their position
-in the track: the track's first frame is the input's first frame. A CSV lists each shot's
+in the track counted in frames: the track's first frame is the input's first frame. Frames are
+frames: a timeline at 24 fps cuts a sequence read at the default 25 fps after the same number
+of frames (with a warning when the input's rate is known and differs). A CSV lists each shot's
 first frame as a frame number of the input (a sequence's own numbers, 1001 and on), with an
 optional name after it; a header row and `#` comments are skipped.
 """
@@ -29,13 +31,15 @@ class Shot:
     first: int  # index of its first frame in the input
 
 
-def read_shots(path: Path, *, fps: Fraction, first_number: int, frame_count: int) -> list[Shot]:
-    """The shots of `path`, in order, with first frames as 0-based indices into the input."""
+def read_shots(path: Path, *, fps: Fraction, first_number: int, frame_count: int, rate_known: bool = True) -> list[Shot]:
+    """The shots of `path`, in order, with first frames as 0-based indices into the input.
+
+    `rate_known`: the input's `fps` is its own (a video, a sequence with a frames.json), not a default."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: the shot list does not exist")
     if path.suffix.lower() in TIMELINE_EXTENSIONS:
-        shots = _from_timeline(path, fps)
+        shots = _from_timeline(path, fps, rate_known)
     elif path.suffix.lower() in (".csv", ".txt"):
         shots = _from_csv(path, first_number)
     else:
@@ -57,7 +61,7 @@ def read_shots(path: Path, *, fps: Fraction, first_number: int, frame_count: int
     return kept
 
 
-def _from_timeline(path: Path, fps: Fraction) -> list[Shot]:
+def _from_timeline(path: Path, fps: Fraction, rate_known: bool) -> list[Shot]:
     try:
         import opentimelineio as otio
     except ImportError:  # pragma: no cover - a declared dependency
@@ -72,13 +76,18 @@ def _from_timeline(path: Path, fps: Fraction) -> list[Shot]:
     if not tracks:
         raise InputError(f"{path}: the timeline has no video track")
     shots = []
+    rates = set()
     for number, item in enumerate(tracks[0]):
         if isinstance(item, otio.schema.Transition):
             continue
         start = item.range_in_parent().start_time
-        first = int(round(start.value * float(fps) / start.rate)) if start.rate else int(start.value)
+        rates.add(start.rate)
+        first = int(round(start.value))
         name = item.name or ("gap" if isinstance(item, otio.schema.Gap) else f"shot{number + 1}")
         shots.append(Shot(name, first))
+    if rate_known and any(abs(rate - float(fps)) > 1e-3 for rate in rates):
+        log.warning("%s: the timeline runs at %s fps and the input at %.3f; cuts are placed by frame count",
+                    path, "/".join(f"{r:g}" for r in sorted(rates)), float(fps))
     return shots
 
 

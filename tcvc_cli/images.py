@@ -120,9 +120,9 @@ def _read_exr(path: Path) -> np.ndarray:
 
 def _read_with_ffmpeg(path: Path) -> np.ndarray:
     """TGA, DPX: decode one picture with ffmpeg as 16-bit RGBA."""
-    from .media import ffmpeg_exe, probe_image_size
+    from .media import ffmpeg_exe, probe_picture
 
-    width, height = probe_image_size(path)
+    width, height = probe_picture(path)[:2]
     done = subprocess.run([ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-i", str(path),
                            "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgba64le", "pipe:1"],
                           stdin=subprocess.DEVNULL, capture_output=True, check=False)
@@ -166,6 +166,12 @@ def read_image(path: Path, mode: int = cv2.IMREAD_COLOR, bits: int = 8, keep_alp
 
 def describe_image(path: Path) -> dict:
     """What a hand-off check needs of one frame file: size, channels, bit depth, alpha."""
+    if Path(path).suffix.lower() in _FFMPEG_ONLY:  # as ffmpeg's decoder reports it
+        from .media import probe_picture
+
+        width, height, pixel_format, depth, alpha = probe_picture(Path(path))
+        return {"width": width, "height": height, "channels": "rgba" if alpha else "rgb", "bit_depth": depth,
+                "sample_format": "uint", "alpha": alpha, "pixel_format": pixel_format}
     raw, _ = read_raw(Path(path))
     channels = 1 if raw.ndim == 2 else raw.shape[2]
     extension = Path(path).suffix.lower()

@@ -575,13 +575,16 @@ class FolderReader(FrameSource):
             yield image
 
 
-def probe_image_size(path: Path) -> tuple[int, int]:
-    """Width and height of a picture ffmpeg can decode (TGA, DPX), from its header."""
+def probe_picture(path: Path) -> tuple[int, int, str, int, bool]:
+    """Width, height, pixel format, bits per sample and alpha of a picture ffmpeg decodes (TGA, DPX)."""
     header = _read_header(path)
     size = _SIZE_RE.search(header.video[0].group(3)) if header.video else None
     if not size:
         raise InputError(f"{path}: not a readable image", hint="the file is missing, empty or corrupt")
-    return int(size.group(1)), int(size.group(2))
+    found = _PIXEL_FORMAT_RE.match(header.video[0].group(3))
+    pixel_format = found.group(1) if found else "unknown"
+    return (int(size.group(1)), int(size.group(2)), pixel_format, _format_depth(pixel_format),
+            bool(_ALPHA_FORMAT_RE.match(pixel_format)))
 
 
 def sidecar_for(naming: seq.Naming) -> str:

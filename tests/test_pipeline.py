@@ -71,7 +71,7 @@ def test_a_sequence_with_alpha_keeps_its_frame_numbers_through_colorize(cli, sho
     names = sorted(p.name for p in (tmp_path / "out").glob("*.png"))
     assert names == [f"shot010.{n}.png" for n in range(1001, 1049)]
     assert (summary["first_frame"], summary["last_frame"]) == (1001, 1048)
-    assert summary["keyframes_used"] == [29]  # frame 1030 is the 30th
+    assert summary["keyframes_used"] == [1030]
     meta = json.loads((tmp_path / "out" / "frames.json").read_text())
     assert meta["pattern"] == "shot010.%04d.png" and meta["first_frame"] == 1001
     assert meta["frames"][29] == {"frame": 1030, "file": "shot010.1030.png", "source_frame": 1030}
@@ -307,7 +307,7 @@ def test_a_csv_shot_list_and_keyframe_folders_per_shot(cli, shot010, tmp_path):
                  "-o", tmp_path / "out", "--json")
     assert result.exit_code == 0, result.stderr
     summary = json.loads(result.stdout)["results"][0]
-    assert summary["cuts"] == [20] and summary["keyframes_used"] == [20]
+    assert summary["cuts"] == [1021] and summary["keyframes_used"] == [1021]
     assert summary["shot_ranges"][1] == {"name": "sh020", "first_frame": 1021, "last_frame": 1048}
     (keys / "sh999").mkdir()
     wrong = cli("colorize", root / "lineart", "--shots", shots, "--keyframes", keys, "-o", tmp_path / "again")
@@ -374,3 +374,30 @@ def test_keep_alpha_carries_a_cels_transparent_background(cli, tmp_path):
     np.testing.assert_array_equal(frame[:, :, 3], np.where(outside, 0, 255))
     plain = cli("colorize", cels, "--seed-frame", tmp_path / "seed.png", "-o", tmp_path / "opaque")
     assert plain.exit_code == 0 and read_raw(tmp_path / "opaque" / "cel.0002.png")[0].shape[2] == 3
+
+
+def test_a_cmx_3600_edl_sets_the_same_cuts(cli, cut_clip, tmp_path):
+    video, colour, _ = cut_clip
+    edl = tmp_path / "ep01.edl"
+    edl.write_text("TITLE: ep01\nFCM: NON-DROP FRAME\n\n"
+                   "001  SH010 V     C        01:00:00:00 01:00:00:05 00:00:00:00 00:00:00:05\n* FROM CLIP NAME: sh010\n"
+                   "002  SH020 V     C        01:00:00:00 01:00:00:10 00:00:00:05 00:00:00:15\n* FROM CLIP NAME: sh020\n"
+                   "003  SH030 V     C        01:00:00:00 01:00:00:09 00:00:00:15 00:00:01:00\n* FROM CLIP NAME: sh030\n",
+                   "utf-8")
+    media.write_image(tmp_path / "seed.png", colour[0])
+    result = cli("colorize", video, "--seed-frame", tmp_path / "seed.png", "--shots", edl, "-o", tmp_path / "out", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["results"][0]["cuts"] == [5, 15]
+
+
+def test_tga_and_dpx_sequences_are_read_through_ffmpeg(cli, tmp_path):
+    for extension, pixel_format, depth in (("tga", "bgr24", 8), ("dpx", "rgb48le", 16)):
+        folder = tmp_path / extension
+        folder.mkdir()
+        ffmpeg("-f", "lavfi", "-i", "testsrc=size=64x48:rate=24", "-frames:v", "3", "-pix_fmt", pixel_format,
+               "-start_number", "1001", str(folder / f"f.%04d.{extension}"))
+        probed = json.loads(cli("probe", folder, "--json").stdout)["results"][0]
+        assert (probed["first_frame"], probed["last_frame"], probed["bit_depth"]) == (1001, 1003, depth)
+        with media.open_source(folder, bits=16) as source:
+            frames = list(source)
+        assert len(frames) == 3 and frames[0].shape == (48, 64, 3) and frames[0].std() > 1000
