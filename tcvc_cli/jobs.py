@@ -53,7 +53,8 @@ def extract_video(video: Path, out_dir: Path, *, start: str | None = None, end: 
     depth = target.depth(whole)
     with media.open_source(video, selection, size, bits=depth, fill_gaps=fill_gaps) as source:
         metadata = {"source": str(video.resolve()), "source_fps": f"{whole.fps.numerator}/{whole.fps.denominator}",
-                    "source_size": [whole.width, whole.height], "start_frame": selection.start, "every": every,
+                    "source_size": [whole.width, whole.height], "source_frame_count": whole.frame_count,
+                    "start_frame": selection.start, "every": every,
                     "variable_frame_rate": bool(whole.video and whole.video.variable_frame_rate)}
         with media.FolderWriter(target, like=source.info, overwrite=overwrite, metadata=metadata) as sink:
             count = media.copy_frames(source, sink, progress=progress)

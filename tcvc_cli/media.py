@@ -546,10 +546,7 @@ class FolderReader(FrameSource):
         self.files = [self.files_all[i] for i in indices]
         described = describe_image(self.files[0])
         width, height = described["width"], described["height"]
-        source = Path(meta["source"]) if meta and meta.get("source") else None
-        # A folder extracted whole from a video can take its soundtrack back from the source.
-        whole = meta is not None and meta.get("start_frame", 0) == 0 and meta.get("every", 1) == 1 and meta.get("count") == len(self.files_all)
-        audio = source if (source and whole and selection == FrameSelection() and source.exists()) else None
+        audio = _soundtrack(meta, len(self.files_all)) if selection == FrameSelection() else None
         self._size = size
         self.info = SourceInfo(path=Path(path), width=size[0] if size else width, height=size[1] if size else height,
                                frame_count=len(self.files), fps=fps / selection.every, is_video=False,
@@ -573,6 +570,26 @@ class FolderReader(FrameSource):
                                  hint="frames of a sequence share one size; to colour unrelated pages of any size, use "
                                       "--model with --feedback off and a folder output")
             yield image
+
+
+def _soundtrack(meta: dict | None, count: int, depth: int = 0) -> Path | None:
+    """The video a whole sequence came from, following frames.json back through the sequences
+    made from it (frames -> line art -> ...), so a video made from it gets its soundtrack back."""
+    if meta is None or not meta.get("source") or depth > 8:
+        return None
+    whole = (meta.get("start_frame", 0) == 0 and meta.get("every", 1) == 1 and meta.get("count") == count
+             and meta.get("source_frame_count", count) == count)
+    source = Path(meta["source"])
+    if not whole:
+        return None
+    if source.is_file() and is_video_path(source):
+        return source
+    if source.is_dir():
+        return _soundtrack(read_frames_json(source), count, depth + 1)
+    parsed = seq.parse_pattern(source)
+    if parsed is not None and parsed[0].is_dir():
+        return _soundtrack(read_frames_json(parsed[0], parsed[1]), count, depth + 1)
+    return None
 
 
 def probe_picture(path: Path) -> tuple[int, int, str, int, bool]:

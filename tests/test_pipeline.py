@@ -401,3 +401,15 @@ def test_tga_and_dpx_sequences_are_read_through_ffmpeg(cli, tmp_path):
         with media.open_source(folder, bits=16) as source:
             frames = list(source)
         assert len(frames) == 3 and frames[0].shape == (48, 64, 3) and frames[0].std() > 1000
+
+
+def test_the_soundtrack_follows_whole_sequences_back_to_their_video_and_never_a_part(cli, cut_clip, tmp_path):
+    video, colour, _ = cut_clip
+    media.write_image(tmp_path / "seed.png", colour[0])
+    for name, extra, expect_audio in (("whole", [], True), ("part", ["--end", "6"], False)):
+        assert cli("extract", video, "-o", tmp_path / name, *extra).exit_code == 0
+        frames = tmp_path / name / video.stem
+        assert cli("lineart", frames, "-o", tmp_path / f"{name}_lines").exit_code == 0
+        result = cli("colorize", tmp_path / f"{name}_lines", "--seed-frame", tmp_path / "seed.png", "-o", tmp_path / f"{name}.mp4")
+        assert result.exit_code == 0, result.stderr
+        assert media.probe(tmp_path / f"{name}.mp4").has_audio is expect_audio
