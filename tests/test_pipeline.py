@@ -330,17 +330,73 @@ def test_tcvc_model_names_the_default_model_and_json_says_which(cli, cut_clip, t
     assert json.loads(explicit.stdout)["results"][0]["colouring"] == "model-free"
 
 
-def test_hf_endpoint_points_downloads_at_a_mirror(cli, cut_clip, tmp_path):
+class _Mirror:
+    """A hub mirror on localhost that serves one model file the way the hub's resolve URLs do."""
+
+    def __init__(self, repo: str, filename: str, payload: bytes):
+        import hashlib
+        import http.server
+        import threading
+
+        digest = hashlib.sha256(payload).hexdigest()
+        self.requests: list[str] = []
+        mirror = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _answer(self, body: bool) -> None:
+                mirror.requests.append(self.path)
+                if not self.path.startswith(f"/{repo}/resolve/main/{filename}"):
+                    self.send_response(404)
+                    self.send_header("X-Error-Code", "EntryNotFound")
+                    self.end_headers()
+                    return
+                self.send_response(200)
+                self.send_header("X-Repo-Commit", "0" * 40)
+                self.send_header("ETag", f'"{digest}"')
+                self.send_header("X-Linked-Etag", f'"{digest}"')
+                self.send_header("X-Linked-Size", str(len(payload)))
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                if body:
+                    self.wfile.write(payload)
+
+            def do_HEAD(self):  # noqa: N802 - the http.server interface
+                self._answer(False)
+
+            def do_GET(self):  # noqa: N802
+                self._answer(True)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+def test_hf_endpoint_points_downloads_at_a_mirror(cut_clip, tiny_checkpoint, tmp_path):
+    import os
     import subprocess
     import sys
 
     video, _, _ = cut_clip
-    env = {"HF_ENDPOINT": "http://127.0.0.1:9", "TCVC_CACHE_DIR": str(tmp_path / "cache"), "HF_HUB_DISABLE_TELEMETRY": "1",
-           "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
-    done = subprocess.run([sys.executable, "-m", "tcvc_cli", "colorize", str(video), "-o", str(tmp_path / "o"),
-                           "--model", "hf:studio/tcvc-model"], capture_output=True, text=True, env=env, timeout=120)
-    assert done.returncode != 0 and "http://127.0.0.1:9" in done.stderr
-
+    mirror = _Mirror("studio/show-model", "model.safetensors", tiny_checkpoint.read_bytes())
+    try:
+        env = {**os.environ, "HF_ENDPOINT": mirror.url, "TCVC_CACHE_DIR": str(tmp_path / "cache"),
+               "TCVC_MODEL": "hf:studio/show-model", "HF_HUB_DISABLE_TELEMETRY": "1"}
+        env.pop("HF_HUB_OFFLINE", None)
+        done = subprocess.run([sys.executable, "-m", "tcvc_cli", "colorize", str(video), "-o", str(tmp_path / "out"), "--json"],
+                              capture_output=True, text=True, env=env, timeout=300)
+    finally:
+        mirror.close()
+    assert done.returncode == 0, done.stderr
+    assert any(path.startswith("/studio/show-model/resolve/main/model.safetensors") for path in mirror.requests)
+    model = json.loads(done.stdout)["results"][0]["model"]
+    assert model["reference"] == "hf:studio/show-model" and model["from"] == "TCVC_MODEL"
+    assert Path(model["path"]).is_relative_to(tmp_path / "cache")
 
 def test_a_folder_of_two_sequences_asks_which_one(shot010, tmp_path):
     root, _ = shot010
