@@ -85,6 +85,26 @@ def read_config(path: Path) -> ModelConfig:
     return _config_from_metadata(Path(path), metadata)
 
 
+def read_metadata(path: Path) -> tuple[ModelConfig, dict]:
+    """The embedded config and extra metadata (step, lineage ...) of a checkpoint, without weights."""
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        _, config, extra = read_checkpoint(path)
+        return config, extra
+    metadata, _ = _open_safetensors(path, with_weights=False)
+    try:
+        extra = json.loads(metadata.get("tcvc.extra", "{}"))
+    except ValueError:
+        extra = {}
+    return _config_from_metadata(path, metadata), extra if isinstance(extra, dict) else {}
+
+
+def lineage_of(extra: dict) -> list[dict]:
+    """The models a checkpoint was fine-tuned from, nearest first (empty: trained from scratch)."""
+    lineage = extra.get("lineage") or []
+    return [step for step in lineage if isinstance(step, dict)]
+
+
 def _open_safetensors(path: Path, with_weights: bool) -> tuple[dict, dict[str, torch.Tensor]]:
     from safetensors import safe_open
 
@@ -329,7 +349,9 @@ def cached_models(cache_dir: Path | None = None) -> list[dict]:
                        "refs": sorted(revision.refs), "size": file.size_on_disk, "path": str(file.file_path)}
                 if file.file_name.endswith(".safetensors"):
                     try:
-                        row["config"] = read_config(file.file_path).to_json()
+                        config, extra = read_metadata(file.file_path)
+                        row["config"] = config.to_json()
+                        row["lineage"] = lineage_of(extra)
                     except ModelError as exc:
                         row["config_error"] = exc.message
                 rows.append(row)

@@ -345,7 +345,9 @@ def _image_extension(text: str | None) -> str | None:
 def lineart(
     inputs: Annotated[list[Path], typer.Argument(help="Colour videos or image sequences (folders or shot010.%04d.png patterns).", show_default=False)],
     output: Annotated[Path, typer.Option("--output", "-o", help="Output video/folder (one input) or a folder (several).")],
-    mode: Annotated[str, typer.Option(help="canny: the paper's synthetic line art; greyscale: its second experiment.")] = "canny",
+    mode: Annotated[str, typer.Option(help="canny: the paper's synthetic line art; xdog: one ink stroke along each line; thinned: single-pixel centrelines; greyscale: the paper's second experiment (docs/lineart.md).")] = "canny",
+    augment: Annotated[Optional[str], typer.Option(help="Comma-separated augmentations that make the line art look drawn and scanned: width, gaps, details, paper, jpeg, scan.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the augmentations (the same seed gives the same line art).")] = 0,
     sigma: Annotated[float, typer.Option(help="Gaussian blur sigma before Canny (the paper's 1).")] = 1.0,
     low: Annotated[float, typer.Option(help="Canny low threshold.")] = 50.0,
     high: Annotated[float, typer.Option(help="Canny high threshold.")] = 150.0,
@@ -368,10 +370,14 @@ def lineart(
     from .jobs import lineart_file, output_for
     from .lineart import LineartParams
 
-    modes = {"canny": "lineart", "lineart": "lineart", "greyscale": "greyscale", "grayscale": "greyscale"}
-    if mode not in modes:
-        raise UsageError(f"unknown --mode {mode!r}", hint="use canny or greyscale")
-    params = LineartParams(mode=modes[mode], sigma=sigma, low=low, high=high)
+    from .lineart import METHODS
+
+    methods = {"lineart": "canny", **{m: m for m in METHODS}}
+    if mode not in methods and mode not in ("greyscale", "grayscale"):
+        raise UsageError(f"unknown --mode {mode!r}", hint=f"use {', '.join(METHODS)} or greyscale")
+    greyscale = mode in ("greyscale", "grayscale")
+    params = LineartParams(mode="greyscale" if greyscale else "lineart", sigma=sigma, low=low, high=high,
+                           method="canny" if greyscale else methods[mode], augment=augment or (), seed=seed)
     options = media.EncodeOptions(crf=crf, preset=preset, lossless=lossless, codec=codec)
     _check_bits(bit_depth)
     many = len(inputs) > 1
@@ -591,7 +597,12 @@ def train(
     n_blocks: Annotated[Optional[int], typer.Option("--n-blocks", help="Residual blocks.")] = None,
     dilation: Annotated[Optional[int], typer.Option(help="Dilation of each residual block's first conv.")] = None,
     no_previous: Annotated[bool, typer.Option("--no-previous", help="Never condition on a previous frame (ablation).")] = False,
-    input_mode: Annotated[str, typer.Option("--input-mode", help="lineart (Canny) or greyscale.")] = "lineart",
+    input_mode: Annotated[str, typer.Option("--input-mode", help="lineart or greyscale.")] = "lineart",
+    lineart_mode: Annotated[Optional[str], typer.Option("--lineart-mode", help="How line art is drawn from the coloured frames: canny (the paper), xdog or thinned (docs/lineart.md). Default: canny; with --init-from, the base model's.")] = None,
+    lineart_augment: Annotated[Optional[str], typer.Option("--lineart-augment", help="Comma-separated augmentations of the drawn line art: width, gaps, details, paper, jpeg, scan.")] = None,
+    init_from: Annotated[Optional[str], typer.Option("--init-from", help="Fine-tune: start from this model (a run folder, a .safetensors file or hf:ORG/REPO[/FILE][@REV]). Its architecture is kept, the optimisers start fresh, and the fine-tuning schedule applies (docs/training.md#fine-tuning).")] = None,
+    replay: Annotated[Optional[Path], typer.Option("--replay", help="Earlier training data mixed into every batch while fine-tuning, so the model keeps what it knew.")] = None,
+    replay_fraction: Annotated[Optional[float], typer.Option("--replay-fraction", help="Share of each batch taken from --replay (default 0.25).", min=0.0, max=0.95)] = None,
     sigma: Annotated[float, typer.Option(help="Canny Gaussian sigma.")] = 1.0,
     low: Annotated[float, typer.Option(help="Canny low threshold.")] = 50.0,
     high: Annotated[float, typer.Option(help="Canny high threshold.")] = 150.0,
@@ -632,9 +643,14 @@ def train(
 
     from .lineart import LineartParams
     from .runtime import set_threads
-    from .train import read_run_config, train as run_training, train_preset
+    from .train import FINETUNE, FINETUNE_REPLAY_FRACTION, read_run_config, train as run_training, train_preset
 
     set_threads(threads)
+    augments = tuple(a.strip() for a in lineart_augment.split(",") if a.strip()) if lineart_augment else None
+    if replay is not None and not replay.is_dir():
+        raise InputError(f"{replay}: the replay data folder does not exist")
+    if replay_fraction is not None and replay is None:
+        raise UsageError("--replay-fraction needs --replay OLD_DATA", hint="name the data the model was trained on")
     if resume is not None and data is not None and not (resume / "config.json").exists():
         if run_dir is not None and run_dir.resolve() != resume.resolve():
             raise UsageError("--resume and --run-dir name different folders", hint="give one of them")
@@ -655,11 +671,25 @@ def train(
         modes = {"lineart": "lineart", "canny": "lineart", "greyscale": "greyscale", "grayscale": "greyscale"}
         if input_mode not in modes:
             raise UsageError(f"unknown --input-mode {input_mode!r}", hint="use lineart or greyscale")
+        base = None
+        if init_from is not None:
+            base = _fine_tuning_base(init_from, cache_dir=None, offline=False)
+            shaped = {"--arch": arch, "--image-size": image_size, "--ngf": ngf, "--n-blocks": n_blocks, "--dilation": dilation,
+                      "--condition": condition, "--copy-gate": copy_gate, "--no-previous": no_previous or None}
+            given = [name for name, value in shaped.items() if value is not None]
+            if given:
+                raise UsageError(f"{given[0]} cannot change a model being fine-tuned", hint="--init-from keeps the model's architecture")
+        line_input = LineartParams(mode=modes[input_mode], sigma=sigma, low=low, high=high,
+                                   method=lineart_mode or "canny", augment=augments or (), seed=seed or 0)
+        if base is not None and lineart_mode is None and augments is None and input_mode == "lineart":
+            line_input = base["config"].input  # the base model's line art, unless told otherwise
+        fine = dict(FINETUNE) if base is not None else {}
         config = train_preset(
             preset, arch=arch, image_size=image_size, ngf=ngf, n_blocks=n_blocks, dilation=dilation,
             use_previous=False if no_previous else None,
-            input=LineartParams(mode=modes[input_mode], sigma=sigma, low=low, high=high),
-            epochs=epochs, max_steps=max_steps, batch_size=batch_size, lr_g=lr_g, lr_d=lr_d, lambda_adv=lambda_adv,
+            input=line_input,
+            epochs=epochs if epochs is not None else fine.get("epochs"),
+            max_steps=max_steps if max_steps is not None else fine.get("max_steps"), batch_size=batch_size, lr_g=lr_g, lr_d=lr_d, lambda_adv=lambda_adv,
             lambda_content=lambda_content, lambda_style=lambda_style, lambda_l1=lambda_l1,
             blank_probability=blank_probability, val_fraction=val_fraction, checkpoint_every=checkpoint_every,
             sample_every=sample_every, keep=keep, seed=seed, deterministic=deterministic or None, workers=workers,
@@ -668,7 +698,18 @@ def train(
             lambda_gate=lambda_gate, lambda_temporal=lambda_temporal, prev_gap=prev_gap, checkpoint_epochs=epoch_checkpoints,
             condition=condition,
             lineart_dir=str(lineart_dir.resolve()) if lineart_dir else None,
+            replay_dir=str(replay.resolve()) if replay is not None else None,
+            replay_fraction=(replay_fraction if replay_fraction is not None
+                             else FINETUNE_REPLAY_FRACTION if replay is not None else None),
         )
+        if base is not None:
+            from dataclasses import replace as _replace
+
+            unset = {"lr_g": lr_g, "lr_d": lr_d, "val_fraction": val_fraction, "checkpoint_every": checkpoint_every,
+                     "sample_every": sample_every}
+            schedule = {k: fine[k] for k, v in unset.items() if v is None}
+            config = _replace(config, model=base["config"].with_overrides(input=config.model.input),
+                              init_from=base["init_from"], **schedule)
         target = run_dir or Path("runs") / _time.strftime("tcvc-%Y%m%d-%H%M%S")
         if (target / "config.json").exists():
             raise UsageError(f"{target} already holds a run", hint=f"continue it with --resume {target}, or pick another --run-dir")
@@ -692,6 +733,17 @@ def train(
                 summary = event
     summary.pop("type", None)
     emit(summary, as_json, "\n".join(f"{k}: {v}" for k, v in summary.items()))
+
+
+def _fine_tuning_base(reference: str, *, cache_dir: Path | None, offline: bool) -> dict:
+    """The model a fine-tune starts from: its config, and the record the run keeps of it."""
+    from .checkpoint import read_metadata, resolve_model, sha256_of
+
+    path = resolve_model(reference, cache_dir=cache_dir, offline=offline)
+    config, extra = read_metadata(path)
+    record = {"reference": reference, "path": str(path.resolve()), "sha256": sha256_of(path),
+              "lineage": list(extra.get("lineage", []))}
+    return {"config": config, "init_from": record}
 
 
 # --------------------------------------------------------------------------- evaluate
@@ -759,8 +811,39 @@ def models_list(cache_dir: CacheDirOpt = None, as_json: JsonOpt = False) -> None
         return
     for row in rows:
         config = row.get("config")
-        summary = f"{config['arch']} ngf={config['ngf']} blocks={config['n_blocks']} {config['input']['mode']} {config['image_size']}px" if config else row.get("config_error", "-")
-        say(f"{row['reference']}\t{row['size'] / 1e6:.1f} MB\t{summary}")
+        summary = _describe_config(config) if config else row.get("config_error", "-")
+        lineage = row.get("lineage") or []
+        origin = f"\tfine-tuned from {' <- '.join(step.get('reference', '?') for step in lineage)}" if lineage else ""
+        say(f"{row['reference']}\t{row['size'] / 1e6:.1f} MB\t{summary}{origin}")
+
+
+def _describe_config(config: dict) -> str:
+    from .lineart import LineartParams
+
+    lines = LineartParams.from_json(config["input"]).label
+    return f"{config['arch']} ngf={config['ngf']} blocks={config['n_blocks']} {lines} {config['image_size']}px"
+
+
+@models_app.command("show")
+@reports_errors
+def models_show(reference: Annotated[str, typer.Argument(help="A run folder, a .safetensors file or hf:ORG/REPO[/FILE][@REVISION]")],
+                cache_dir: CacheDirOpt = None, offline: OfflineOpt = False, as_json: JsonOpt = False) -> None:
+    """A model's architecture, line art, training step and lineage: what it was fine-tuned from, and on what."""
+    from .checkpoint import lineage_of, read_metadata, resolve_model, sha256_of
+
+    path = resolve_model(reference, cache_dir=cache_dir, offline=offline)
+    config, extra = read_metadata(path)
+    lineage = lineage_of(extra)
+    summary = {"reference": reference, "path": str(path), "sha256": sha256_of(path), "config": config.to_json(),
+               "step": extra.get("step"), "fine_tuned_on": extra.get("fine_tuned_on"), "lineage": lineage}
+    text = [f"{path}", f"  {_describe_config(config.to_json())}, step {extra.get('step', '?')}"]
+    if lineage:
+        text.append(f"  fine-tuned on {extra.get('fine_tuned_on', '?')}")
+        text += [f"  {'from' if i == 0 else '  <-'} {step.get('reference')} (sha256 {str(step.get('sha256', ''))[:12]})"
+                 for i, step in enumerate(lineage)]
+    else:
+        text.append("  trained from scratch")
+    emit(summary, as_json, "\n".join(text))
 
 
 @models_app.command("pull")

@@ -28,7 +28,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -675,8 +675,8 @@ class Colorizer:
         return out[:, :, :height, :width]
 
     def _line_of(self, frame: np.ndarray) -> np.ndarray:
-        if self.options.from_color:
-            return lineart_of(frame, self.config.input)
+        if self.options.from_color:  # the model's line art, without its training augmentations
+            return lineart_of(frame, replace(self.config.input, augment=()))
         return to_grey(frame)  # already grey when decoded as such; folders of RGB line art too
 
     # -- a whole video

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,25 +72,37 @@ def _scaled_size(width: int, height: int, short_side: int) -> tuple[int, int]:
     return max(short_side, round(width * scale)), max(short_side, round(height * scale))
 
 
+def _frame_number(file: Path) -> int | None:
+    digits = re.findall(r"\d+", file.stem)
+    return int(digits[-1]) if digits else None
+
+
 def _frames_of(path: Path):
-    """(index, frame or None if unreadable, name) for a frame folder or a video."""
+    """(index, frame or None if unreadable, name, follows) for a frame folder or a video.
+
+    `follows` is False for a frame whose number does not follow the one before it: a folder of
+    single corrected frames (1012, 1030, 1077) holds no sequence, and each frame stands alone."""
     if path.is_dir():
+        previous = None
         for index, file in enumerate(media.list_frames(path)):
+            number = _frame_number(file)
+            follows = number is None or previous is None or number == previous + 1
+            previous = number
             try:
-                yield index, media.read_image(file), file.name
+                yield index, media.read_image(file), file.name, follows
             except InputError:
-                yield index, None, file.name
+                yield index, None, file.name, follows
     else:
         with media.open_source(path) as source:
             for index, frame in enumerate(source):
-                yield index, frame, f"frame {index}"
+                yield index, frame, f"frame {index}", index > 0
 
 
 def prepare_clip(path: Path, cache_dir: Path, size: int, params: LineartParams, lineart_path: Path | None = None) -> Clip:
     """Decode, derive line art, scale and cache one clip (reused when nothing changed)."""
     stat = path.stat()
     key_source = json.dumps({"path": str(path.resolve()), "mtime": stat.st_mtime, "size": size, "params": params.to_json(),
-                             "lineart": str(lineart_path.resolve()) if lineart_path else None, "v": 3}, sort_keys=True)
+                             "lineart": str(lineart_path.resolve()) if lineart_path else None, "v": 4}, sort_keys=True)
     key = hashlib.sha256(key_source.encode()).hexdigest()[:16]
     target = cache_dir / f"{path.stem}-{key}"
     if (target / "done.json").is_file():
@@ -102,7 +115,7 @@ def prepare_clip(path: Path, cache_dir: Path, size: int, params: LineartParams, 
     detector = None
     previous_edges = None
     after_gap = True
-    for index, frame, name in _frames_of(path):
+    for index, frame, name, follows in _frames_of(path):
         if frame is None:
             log.warning("%s: %s is unreadable; skipped (the next frame starts without a previous frame)", path, name)
             skipped += 1
@@ -115,7 +128,7 @@ def prepare_clip(path: Path, cache_dir: Path, size: int, params: LineartParams, 
             if line_full.shape[:2] != frame.shape[:2]:
                 line_full = media.resize(line_full, (frame.shape[1], frame.shape[0]))
         else:
-            line_full = lineart_of(frame, params)
+            line_full = lineart_of(frame, params, index)
         width, height = _scaled_size(frame.shape[1], frame.shape[0], size)
         if colours and (width, height) != colours[0].shape[1::-1]:
             width, height = colours[0].shape[1::-1]  # mixed sizes inside a clip: follow the first frame
@@ -123,7 +136,7 @@ def prepare_clip(path: Path, cache_dir: Path, size: int, params: LineartParams, 
         line = media.resize(line_full, (width, height), cv2.INTER_AREA)
         detector = detector or detector_for(line_full.shape[1], line_full.shape[0])
         edges = detector.edges(analysis_view(line_full, params.mode == "lineart"), params.mode == "lineart")
-        starts.append(after_gap or detector.is_cut(previous_edges, edges))
+        starts.append(after_gap or not follows or detector.is_cut(previous_edges, edges))
         previous_edges, after_gap = edges, False
         colours.append(colour)
         lines.append(line)
@@ -328,6 +341,44 @@ class SequenceDataset(Dataset):
         trusted = ~occlusion_mask(backward, forward) & (carried <= MOTION_TOLERANCE)
         return {"motion": torch.from_numpy(backward).permute(2, 0, 1).contiguous(),
                 "motion_valid": torch.from_numpy(trusted)[None]}
+
+
+class MixedBatches:
+    """Batch sampler for fine-tuning: each batch holds `replay` items of the earlier data (keys
+    from `new_size` on) and the rest from the new data, whose order is reshuffled every time it
+    runs out, so a few corrected frames still fill batches. Deterministic per (seed, epoch),
+    split across processes, and able to start part-way through an epoch like EpochBatches."""
+
+    def __init__(self, new_size: int, old_size: int, batch: int, replay: int, steps_per_epoch: int, rank: int, world: int,
+                 seed: int):
+        if replay and not old_size:
+            raise ValueError("replay without earlier data")
+        self.new_size, self.old_size, self.batch, self.replay = new_size, old_size, batch, replay
+        self.steps, self.rank, self.world, self.seed = steps_per_epoch, rank, world, seed
+        self.epoch, self.skip = 0, 0
+
+    def set(self, epoch: int, skip: int) -> None:
+        self.epoch, self.skip = epoch, skip
+
+    def __len__(self) -> int:
+        return self.steps - self.skip
+
+    @staticmethod
+    def _stream(size: int, generator: torch.Generator):
+        while True:
+            yield from torch.randperm(size, generator=generator).tolist()
+
+    def __iter__(self):
+        generator = torch.Generator().manual_seed(self.seed * 1000003 + self.epoch)
+        new, old = self._stream(self.new_size, generator), self._stream(self.old_size, generator) if self.old_size else None
+        fresh = self.batch - self.replay
+        for step in range(self.steps):
+            batches = []
+            for _ in range(self.world):
+                items = [next(new) for _ in range(fresh)] + [self.new_size + next(old) for _ in range(self.replay)]
+                batches.append(items)
+            if step >= self.skip:
+                yield [(item, self.epoch) for item in batches[self.rank]]
 
 
 class EpochBatches:

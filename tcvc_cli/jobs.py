@@ -6,6 +6,7 @@ summary dict; it reports progress through a callback and never prints.
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -99,15 +100,18 @@ def lineart_file(source_path: Path, output: Path, params: LineartParams, *, over
             media.check_target(media.frame_target(output, source.info, start_number=start_number, bits=bits),
                                [source_path], overwrite)
 
+        counter = itertools.count()
+
         def transform(frame):
+            index = next(counter)  # the frame's index seeds its augmentations
             if params.mode == "greyscale":
                 return to_grey(frame)
-            return lineart_of(media.to_depth(frame, 8), params)
+            return lineart_of(media.to_depth(frame, 8), params, index)
 
         with media.open_sink(output, like=source.info, overwrite=overwrite, options=options, metadata=metadata,
                              start_number=start_number, bits=bits) as sink:
             count = media.copy_frames(source, sink, transform, progress)
     if count != source.info.frame_count:  # pragma: no cover - guarded by the reader
         raise OutputError(f"{output}: wrote {count} frames, expected {source.info.frame_count}")
-    return {"input": str(source_path), "output": str(output), "frames": count, "mode": params.mode,
+    return {"input": str(source_path), "output": str(output), "frames": count, "mode": params.label,
             "bit_depth": getattr(sink, "bits", depth)}
