@@ -603,6 +603,7 @@ def train(
     init_from: Annotated[Optional[str], typer.Option("--init-from", help="Fine-tune: start from this model (a run folder, a .safetensors file or hf:ORG/REPO[/FILE][@REV]). Its architecture is kept, the optimisers start fresh, and the fine-tuning schedule applies (docs/training.md#fine-tuning).")] = None,
     replay: Annotated[Optional[Path], typer.Option("--replay", help="Earlier training data mixed into every batch while fine-tuning, so the model keeps what it knew.")] = None,
     replay_fraction: Annotated[Optional[float], typer.Option("--replay-fraction", help="Share of each batch taken from --replay (default 0.25).", min=0.0, max=0.95)] = None,
+    replay_lineart_dir: Annotated[Optional[Path], typer.Option("--replay-lineart-dir", help="Artists' line art of the --replay data, same layout (as --lineart-dir is for DATA).")] = None,
     sigma: Annotated[float, typer.Option(help="Canny Gaussian sigma.")] = 1.0,
     low: Annotated[float, typer.Option(help="Canny low threshold.")] = 50.0,
     high: Annotated[float, typer.Option(help="Canny high threshold.")] = 150.0,
@@ -701,6 +702,7 @@ def train(
             replay_dir=str(replay.resolve()) if replay is not None else None,
             replay_fraction=(replay_fraction if replay_fraction is not None
                              else FINETUNE_REPLAY_FRACTION if replay is not None else None),
+            replay_lineart_dir=str(replay_lineart_dir.resolve()) if replay_lineart_dir else None,
         )
         if base is not None:
             from dataclasses import replace as _replace

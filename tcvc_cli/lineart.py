@@ -162,7 +162,7 @@ def augment_lineart(line: np.ndarray, augments: tuple[str, ...], rng: np.random.
                 cv2.circle(out, (int(x), int(y)), radius, 255, -1)
     if "details" in augments:
         count, labels, stats, _ = cv2.connectedComponentsWithStats((out < 128).view(np.uint8), connectivity=8)
-        smallest = max(3, (short / 96) ** 2 * 6)
+        smallest = max(4, 12 * short / 96)  # pixels: a dot, a speck, a short dash
         tiny = [i for i in range(1, count) if stats[i, cv2.CC_STAT_AREA] <= smallest and rng.random() < 0.7]
         if tiny:
             out[np.isin(labels, tiny)] = 255

@@ -105,14 +105,42 @@ def _draw(canvas: np.ndarray, shot: _Shot, t: float, colour: bool, thickness: in
         cv2.circle(canvas, (ex, head[1] - head_r // 4), max(1, s // 64), BLACK, -1, cv2.LINE_8)
 
 
+# The visitor: a character with a fixed design (violet robe, teal face, gold hat band) that
+# no base clip shows, for measuring how a model learns a new character from corrected frames.
+VISITOR_ROBE = (128, 48, 200)
+VISITOR_FACE = (40, 190, 170)
+VISITOR_BAND = (240, 190, 30)
+
+
+def _draw_visitor(canvas: np.ndarray, shot: _Shot, steps: float, colour: bool, thickness: int) -> None:
+    """The visitor walks in from the right edge, `steps` frames after entering."""
+    h, w = canvas.shape[:2]
+    s = min(w, h)
+    horizon = int(shot.horizon * h)
+    cx = int(w * 1.1 - steps * w * 0.03)
+    half, tall = max(4, w // 10), max(8, h // 3)
+    base_y = min(h - 2, horizon + h // 8)
+    robe = np.array([(cx - half, base_y), (cx + half, base_y), (cx, base_y - tall)], np.int32)
+    cv2.fillPoly(canvas, [robe], VISITOR_ROBE if colour else WHITE)
+    cv2.polylines(canvas, [robe], True, BLACK, thickness, cv2.LINE_8)
+    band_y = base_y - tall // 3
+    cv2.line(canvas, (cx - half * 2 // 3, band_y), (cx + half * 2 // 3, band_y), VISITOR_BAND if colour else BLACK,
+             max(2, s // 32))
+    face = (cx, base_y - tall - max(3, s // 14))
+    cv2.circle(canvas, face, max(3, s // 14), VISITOR_FACE if colour else WHITE, -1, cv2.LINE_8)
+    cv2.circle(canvas, face, max(3, s // 14), BLACK, thickness, cv2.LINE_8)
+
+
 def render_clip(seed: int = 0, frames: int = 16, size: tuple[int, int] = (64, 64),
-                cut_at: int | None = None, pace: float = 1.0) -> tuple[list[np.ndarray], list[np.ndarray]]:
+                cut_at: int | None = None, pace: float = 1.0,
+                visitor_from: int | None = None) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Return (colour frames RGB uint8 HxWx3, line-art frames uint8 HxW, black on white).
 
     With `cut_at`, frames from that index on belong to a second shot (other palette and
     layout), which makes a clip with one scene cut. `pace` speeds every motion up (3: the
     character and the ball move three times as far per frame, and pass in front of the sun,
-    the hill and each other more often).
+    the hill and each other more often). With `visitor_from`, a second character of a fixed
+    design walks in from the right from that frame on.
     """
     width, height = size
     thickness = max(1, round(min(width, height) / 96))
@@ -125,6 +153,9 @@ def render_clip(seed: int = 0, frames: int = 16, size: tuple[int, int] = (64, 64
         _draw(colour_frame, shot, local_t, True, thickness)
         line_frame = np.zeros((height, width, 3), np.uint8)
         _draw(line_frame, shot, local_t, False, thickness)
+        if visitor_from is not None and t >= visitor_from:
+            _draw_visitor(colour_frame, shot, (t - visitor_from) * pace, True, thickness)
+            _draw_visitor(line_frame, shot, (t - visitor_from) * pace, False, thickness)
         colour_frames.append(colour_frame)
         line_frames.append(line_frame[:, :, 0].copy())
     return colour_frames, line_frames

@@ -101,6 +101,7 @@ class TrainConfig:
     init_from: dict | None = None
     replay_dir: str | None = None
     replay_fraction: float = 0.0
+    replay_lineart_dir: str | None = None  # artists' line art of the replayed data, as lineart_dir
 
     def __post_init__(self) -> None:
         if isinstance(self.model, dict):
@@ -379,7 +380,8 @@ class Trainer:
         train_clips, val_clips = split_clips(clips, config.val_fraction)
         new_frames = sum(len(c) for c in train_clips)
         if config.replay_dir:
-            replayed = load_clips(Path(config.replay_dir), cache / "replay", size, config.model.input)
+            replayed = load_clips(Path(config.replay_dir), cache / "replay", size, config.model.input,
+                                  Path(config.replay_lineart_dir) if config.replay_lineart_dir else None)
             train_clips = train_clips + replayed
         self.skipped_frames = sum(c.skipped for c in clips)
         crop = size

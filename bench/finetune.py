@@ -1,0 +1,204 @@
+"""A new character: fine-tune a trained model on a few corrected frames, and what it forgets.
+
+    OMP_NUM_THREADS=1 python bench/finetune.py --out bench/results/finetune
+
+The base model trains on sample clips without the visitor (a character of fixed design: violet
+robe, teal face, gold band; tcvc_cli/sample.py). Held-out clips where the visitor walks in after
+the seed frame test it: the seed cannot show the visitor's colours, so only the model can paint
+them. Corrected frames (the true colour frames of other clips showing the visitor, standing for
+an artist's corrections, named by scattered frame numbers as a correction folder is) are used
+to fine-tune with `--init-from`, with the fine-tuning defaults, and with and without replay of
+the base data.
+
+Rows, each colouring every held-out clip from its first ground-truth frame:
+- repeat seed; model-free colorize (no model);
+- the base model;
+- the base model fine-tuned on N = 1, 5, 20 corrected frames, replaying the base data;
+- N = 5 without replay.
+
+Reported: PSNR on the visitor's pixels of the new-character clips (where the character is),
+PSNR of the whole frames of the new-character clips, PSNR of the old clips (forgetting), and
+the wall time of each fine-tune. Every model trains on the true line art (--lineart-dir), so the
+line-art simulation does not enter; L1 + adversarial losses (no pretrained VGG-19 here).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import shutil
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import slug  # noqa: E402
+
+from tcvc_cli import media  # noqa: E402
+from tcvc_cli.checkpoint import load_generator, read_metadata, sha256_of  # noqa: E402
+from tcvc_cli.colorize import ColorizeOptions, Colorizer  # noqa: E402
+from tcvc_cli.evaluate import EvaluateOptions, evaluate  # noqa: E402
+from tcvc_cli.sample import render_clip, write_clip  # noqa: E402
+from tcvc_cli.train import FINETUNE, FINETUNE_REPLAY_FRACTION, train, train_preset  # noqa: E402
+
+SIZE = (192, 128)
+BASE_SEEDS = range(0, 8)
+OLD_SEEDS = (20, 21)
+NEW_SEEDS = (30, 31)
+CORRECTION_SEEDS = range(40, 60)
+VISITOR_FROM = 4
+
+
+def _write_pair(root: Path, name: str, colour: list[np.ndarray], lines: list[np.ndarray]) -> None:
+    write_clip(root / "colour" / name, colour)
+    write_clip(root / "lineart" / name, lines)
+
+
+def build(root: Path, frames: int) -> dict:
+    """Base data, held-out old and new clips (with the visitor's pixels), and the pool of corrections."""
+    shutil.rmtree(root, ignore_errors=True)
+    for seed in BASE_SEEDS:
+        colour, lines = render_clip(seed=seed, frames=frames, size=SIZE)
+        _write_pair(root / "base", f"clip{seed:02d}", colour, lines)
+    tests = {}
+    for kind, seeds in (("old", OLD_SEEDS), ("new", NEW_SEEDS)):
+        for seed in seeds:
+            visitor = VISITOR_FROM if kind == "new" else None
+            colour, lines = render_clip(seed=seed, frames=frames, size=SIZE, visitor_from=visitor)
+            name = f"{kind}{seed}"
+            truth = write_clip(root / "test" / f"{name}_gt", colour)
+            line_path = write_clip(root / "test" / f"{name}_lineart", lines)
+            media.write_image(root / "test" / f"{name}_seed.png", colour[0])
+            mask = None
+            if visitor is not None:  # where the visitor is: the frames differ from the same clip without it
+                plain, _ = render_clip(seed=seed, frames=frames, size=SIZE)
+                mask = np.stack([np.any(a != b, axis=2) for a, b in zip(colour, plain)])
+                np.save(root / "test" / f"{name}_mask.npy", mask)
+            tests[name] = {"kind": kind, "truth": str(truth), "lines": str(line_path),
+                           "seed": str(root / "test" / f"{name}_seed.png")}
+    # Corrections: one frame from each of 20 other clips, the visitor in view, numbered as a
+    # correction folder is (scattered frame numbers, no sequence).
+    pool = []
+    for k, seed in enumerate(CORRECTION_SEEDS):
+        colour, lines = render_clip(seed=seed, frames=12, size=SIZE, visitor_from=0)
+        pool.append((1000 + 37 * k, colour[6 + k % 6], lines[6 + k % 6]))
+    for n in (1, 5, 20):
+        for part in ("colour", "lineart"):
+            (root / f"fix{n}" / part / "fixes").mkdir(parents=True)
+        for number, colour, lines in pool[:n]:
+            media.write_image(root / f"fix{n}" / "colour" / "fixes" / f"ep07.{number}.png", colour)
+            media.write_image(root / f"fix{n}" / "lineart" / "fixes" / f"ep07.{number}.png", lines)
+    return tests
+
+
+def settings(**extra) -> dict:
+    return dict(workers=0, seed=1, checkpoint_epochs=False, vgg_weights="random", lambda_content=0.0, lambda_style=0.0,
+                **extra)
+
+
+def train_base(root: Path, steps: int, preset: str) -> tuple[Path, float]:
+    config = train_preset(preset, data_dir=str(root / "base" / "colour"), lineart_dir=str(root / "base" / "lineart"),
+                          max_steps=steps, epochs=100_000, val_fraction=0.0, checkpoint_every=100_000,
+                          sample_every=100_000, **settings())
+    started = time.perf_counter()
+    for _ in train(config, root / "run-base"):
+        pass
+    return root / "run-base" / "generator-latest.safetensors", time.perf_counter() - started
+
+
+def fine_tune(root: Path, base: Path, n: int, replay: bool, preset: str, steps: int | None) -> tuple[Path, float]:
+    """`tcvc train FIXES --init-from BASE [--replay BASE_DATA]` with the fine-tuning defaults."""
+    model, extra = read_metadata(base)
+    schedule = {**FINETUNE, **({"max_steps": steps} if steps else {})}
+    config = train_preset(preset, data_dir=str(root / f"fix{n}" / "colour"), lineart_dir=str(root / f"fix{n}" / "lineart"),
+                          **schedule, **settings())
+    config = replace(config, model=model,
+                     init_from={"reference": str(base), "path": str(base), "sha256": sha256_of(base), "lineage": []},
+                     replay_dir=str(root / "base" / "colour") if replay else None,
+                     replay_lineart_dir=str(root / "base" / "lineart") if replay else None,
+                     replay_fraction=FINETUNE_REPLAY_FRACTION if replay else 0.0)
+    run = root / f"run-fix{n}{'-replay' if replay else ''}"
+    started = time.perf_counter()
+    for _ in train(config, run):
+        pass
+    return run / "generator-latest.safetensors", time.perf_counter() - started
+
+
+def colour_all(model: Path | None, tests: dict, out: Path) -> dict[str, Path]:
+    colorizer = Colorizer(load_generator(model) if model else None, ColorizeOptions(scene_detect=False, device="cpu"))
+    return {name: Path(colorizer.colorize(Path(t["lines"]), out / name, seed_frame=Path(t["seed"]), overwrite=True).output)
+            for name, t in tests.items()}
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return 10 * np.log10(255.0 ** 2 / max(mse, 1e-10))
+
+
+def score(outputs: dict[str, Path], tests: dict, root: Path) -> dict:
+    old, new, visitor = [], [], []
+    for name, output in outputs.items():
+        truth = Path(tests[name]["truth"])
+        result = evaluate([output], truth, options=EvaluateOptions(fid="off", scene_detect=False))
+        (old if tests[name]["kind"] == "old" else new).append(result["predictions"][0]["psnr"])
+        if tests[name]["kind"] == "new":
+            mask = np.load(root / "test" / f"{name}_mask.npy")
+            predicted = np.stack([media.read_image(p) for p in media.list_frames(output)])
+            true = np.stack([media.read_image(p) for p in media.list_frames(truth)])
+            visitor.append(_psnr(predicted[mask], true[mask]))
+    return {"visitor_psnr": float(np.mean(visitor)) if visitor else None, "new_clip_psnr": float(np.mean(new)),
+            "old_clip_psnr": float(np.mean(old))}
+
+
+def write(results: dict, out: Path, note: str) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    base = next(r for r in results["rows"] if r["row"] == "base model")
+    lines = ["| row | visitor pixels PSNR | new-character clips PSNR | old clips PSNR | fine-tune wall time |",
+             "|---|---|---|---|---|"]
+    for row in results["rows"]:
+        change = ""
+        if row["row"].startswith("fine-tuned"):
+            change = (f" ({row['visitor_psnr'] - base['visitor_psnr']:+.2f})", f" ({row['old_clip_psnr'] - base['old_clip_psnr']:+.2f})")
+        seconds = f"{row['seconds']:.0f} s" if row.get("seconds") is not None else "-"
+        lines.append(f"| {row['row']} | {row['visitor_psnr']:.2f}{change[0] if change else ''} | {row['new_clip_psnr']:.2f} | "
+                     f"{row['old_clip_psnr']:.2f}{change[1] if change else ''} | {seconds} |")
+    text = "\n".join(lines) + f"\n\n{note}\n"
+    (out / "results.md").write_text(text)
+    print(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--base-steps", type=int, default=2000)
+    parser.add_argument("--finetune-steps", type=int, default=None, help="default: the fine-tuning schedule's")
+    parser.add_argument("--frames", type=int, default=40, help="frames of each clip")
+    parser.add_argument("--preset", default="tiny")
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "finetune")
+    args = parser.parse_args()
+    command = shlex.join(["python", "bench/finetune.py", *sys.argv[1:]])
+    work = args.out / "work"
+    started = time.perf_counter()
+    tests = build(work, args.frames)
+    rows = [{"row": "repeat seed", **score({n: write_clip(work / "repeat" / n, [media.read_image(Path(t["seed"]))] * args.frames)
+                                            for n, t in tests.items()}, tests, work)},
+            {"row": "model-free colorize", **score(colour_all(None, tests, work / "out-model-free"), tests, work)}]
+    base, base_seconds = train_base(work, args.base_steps, args.preset)
+    rows.append({"row": "base model", "train_seconds": base_seconds, **score(colour_all(base, tests, work / "out-base"), tests, work)})
+    for n, replay in ((1, True), (5, True), (20, True), (5, False)):
+        label = f"fine-tuned on {n} corrected frame{'s' if n > 1 else ''}" + ("" if replay else ", no replay")
+        model, seconds = fine_tune(work, base, n, replay, args.preset, args.finetune_steps)
+        rows.append({"row": label, "seconds": seconds, **score(colour_all(model, tests, work / f"out-{slug(label)}"), tests, work)})
+    note = (f"{args.preset} preset; base model {args.base_steps} steps ({base_seconds / 60:.1f} min); fine-tunes "
+            f"{args.finetune_steps or FINETUNE['max_steps']} steps at lr {FINETUNE['lr_g']:g}, replay fraction "
+            f"{FINETUNE_REPLAY_FRACTION}. Total {(time.perf_counter() - started) / 60:.1f} min on one CPU thread (`{command}`).")
+    write({"rows": rows, "command": command}, args.out, note)
+
+
+if __name__ == "__main__":
+    main()

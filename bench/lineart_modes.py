@@ -1,0 +1,144 @@
+"""Which synthetic line art trains the model that colours true line art best.
+
+    OMP_NUM_THREADS=1 python bench/lineart_modes.py --out bench/results/lineart_modes
+
+One model per line-art mode, each trained on the same coloured sample clips with line art
+drawn by that mode (`--lineart-mode`, `--lineart-augment`). The upper bound is a model trained
+on the clips' true line-art twins (`--lineart-dir`): the drawn outlines the colour frames
+were painted from. Every model then colours held-out clips' true line art, standing for an
+artist's, from the first ground-truth frame. Reference rows: the seed repeated, and model-free
+colouring (no model). "Gap closed" is how much of the distance from the Canny model to the
+upper bound a mode covers, in PSNR. Models use L1 + adversarial losses (no pretrained VGG-19
+here) and the same budget of steps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import shutil
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import slug  # noqa: E402
+
+from tcvc_cli import media  # noqa: E402
+from tcvc_cli.checkpoint import load_generator  # noqa: E402
+from tcvc_cli.colorize import ColorizeOptions, Colorizer  # noqa: E402
+from tcvc_cli.evaluate import EvaluateOptions, evaluate  # noqa: E402
+from tcvc_cli.lineart import AUGMENTS, LineartParams  # noqa: E402
+from tcvc_cli.sample import render_clip, write_clip  # noqa: E402
+from tcvc_cli.train import train, train_preset  # noqa: E402
+
+SIZE = (192, 128)
+TRAIN_SEEDS = range(0, 8)
+TEST_CLIPS = {"walk a": dict(seed=20), "walk b": dict(seed=21), "fast": dict(seed=22, pace=3.0)}
+MODES = {
+    "canny (the paper)": LineartParams(method="canny"),
+    "xdog": LineartParams(method="xdog"),
+    "thinned": LineartParams(method="thinned"),
+    "canny + augmentations": LineartParams(method="canny", augment=AUGMENTS),
+    "xdog + augmentations": LineartParams(method="xdog", augment=AUGMENTS),
+    "true line art (upper bound)": None,
+}
+
+
+def build(root: Path, frames: int) -> dict:
+    shutil.rmtree(root, ignore_errors=True)
+    for seed in TRAIN_SEEDS:
+        colour, lines = render_clip(seed=seed, frames=frames, size=SIZE)
+        write_clip(root / "data" / f"clip{seed:02d}", colour)
+        write_clip(root / "lineart" / f"clip{seed:02d}", lines)
+    tests = {}
+    for name, options in TEST_CLIPS.items():
+        colour, lines = render_clip(frames=frames, size=SIZE, **options)
+        key = slug(name)
+        tests[name] = {"truth": write_clip(root / "test" / f"{key}_gt", colour),
+                       "lines": write_clip(root / "test" / f"{key}_lineart", lines), "seed": root / "test" / f"{key}_seed.png"}
+        media.write_image(tests[name]["seed"], colour[0])
+    return tests
+
+
+def train_mode(root: Path, label: str, params: LineartParams | None, steps: int, preset: str) -> tuple[Path, float]:
+    run = root / f"run-{slug(label)}"
+    options = dict(lineart_dir=str(root / "lineart")) if params is None else dict(input=params)
+    config = train_preset(preset, data_dir=str(root / "data"), max_steps=steps, epochs=100_000, val_fraction=0.0,
+                          checkpoint_every=100_000, sample_every=100_000, checkpoint_epochs=False, workers=0, seed=1,
+                          vgg_weights="random", lambda_content=0.0, lambda_style=0.0, **options)
+    started = time.perf_counter()
+    for _ in train(config, run):
+        pass
+    return run / "generator-latest.safetensors", time.perf_counter() - started
+
+
+def score(model: Path | None, tests: dict, out: Path) -> dict:
+    colorizer = Colorizer(load_generator(model) if model else None, ColorizeOptions(scene_detect=False, device="cpu"))
+    psnr, warp = [], []
+    for name, test in tests.items():
+        output = colorizer.colorize(test["lines"], out / slug(name), seed_frame=test["seed"], overwrite=True).output
+        result = evaluate([Path(output)], test["truth"], options=EvaluateOptions(fid="off", scene_detect=False))
+        psnr.append(result["predictions"][0]["psnr"])
+        warp.append(result["predictions"][0]["warp_error"])
+    return {"psnr": sum(psnr) / len(psnr), "warp_error": sum(warp) / len(warp), "per_clip_psnr": dict(zip(tests, psnr))}
+
+
+def score_repeat(tests: dict, work: Path, frames: int) -> dict:
+    psnr, warp = [], []
+    for name, test in tests.items():
+        output = write_clip(work / "repeat" / slug(name), [media.read_image(test["seed"])] * frames)
+        result = evaluate([output], test["truth"], options=EvaluateOptions(fid="off", scene_detect=False))
+        psnr.append(result["predictions"][0]["psnr"])
+        warp.append(result["predictions"][0]["warp_error"])
+    return {"psnr": sum(psnr) / len(psnr), "warp_error": sum(warp) / len(warp), "per_clip_psnr": dict(zip(tests, psnr))}
+
+
+
+def write(results: dict, out: Path, note: str) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    rows = {r["row"]: r for r in results["rows"]}
+    canny, upper = rows["canny (the paper)"]["psnr"], rows["true line art (upper bound)"]["psnr"]
+    clips = list(results["clips"])
+    lines = ["| row | " + " | ".join(f"PSNR {c}" for c in clips) + " | mean PSNR | warping error | gap closed |",
+             "|---|" + "---|" * (len(clips) + 3)]
+    for row in results["rows"]:
+        trained = row["row"] in MODES and row["row"] not in ("canny (the paper)", "true line art (upper bound)")
+        closed = "-"
+        if trained:
+            closed = f"{(row['psnr'] - canny) / (upper - canny) * 100:.0f}%" if upper - canny > 0.05 else "no gap to close"
+        per_clip = " | ".join(f"{row['per_clip_psnr'][c]:.2f}" for c in clips)
+        lines.append(f"| {row['row']} | {per_clip} | {row['psnr']:.2f} | {row['warp_error']:.5f} | {closed} |")
+    text = "\n".join(lines) + f"\n\n{note}\n"
+    (out / "results.md").write_text(text)
+    print(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--frames", type=int, default=40)
+    parser.add_argument("--preset", default="tiny")
+    parser.add_argument("--modes", help="';'-separated subset of: " + "; ".join(MODES))
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "lineart_modes")
+    args = parser.parse_args()
+    command = shlex.join(["python", "bench/lineart_modes.py", *sys.argv[1:]])
+    chosen = [m.strip() for m in args.modes.split(";")] if args.modes else list(MODES)
+    work = args.out / "work"
+    started = time.perf_counter()
+    tests = build(work, args.frames)
+    rows = [{"row": "repeat seed", **score_repeat(tests, work, args.frames)},
+            {"row": "model-free colorize", **score(None, tests, work / "out-model-free")}]
+    for label in chosen:
+        model, seconds = train_mode(work, label, MODES[label], args.steps, args.preset)
+        rows.append({"row": label, "train_seconds": seconds, **score(model, tests, work / f"out-{slug(label)}")})
+    note = (f"{args.preset} preset, {args.steps} steps per model, trained on {len(TRAIN_SEEDS)} sample clips of {args.frames} "
+            f"frames; total {(time.perf_counter() - started) / 60:.1f} min on one CPU thread (`{command}`).")
+    write({"rows": rows, "clips": list(tests), "command": command}, args.out, note)
+
+
+if __name__ == "__main__":
+    main()
