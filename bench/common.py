@@ -79,3 +79,10 @@ def colour(model: Path, lines: Path, output: Path, device: str, seed: Path | Non
 
 def slug(text: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in text).strip("-")
+
+
+def publish_table(out: Path, lines: list[str], note: str) -> None:
+    """Write a Markdown table (and the note of how it was measured) to OUT/results.md, and print it."""
+    text = "\n".join(lines) + f"\n\n{note}\n"
+    (out / "results.md").write_text(text)
+    print(text)

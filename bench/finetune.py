@@ -10,6 +10,10 @@ an artist's corrections, named by scattered frame numbers as a correction folder
 to fine-tune with `--init-from`, with the fine-tuning defaults, and with and without replay of
 the base data.
 
+The new character walks in from the right after the seed frame in two held-out clips, and is in
+view when a later shot without a keyframe starts in two others (a cut at frame 10, detected as
+colorize detects cuts). Of the two old clips, one has a cut too.
+
 Rows, each colouring every held-out clip from its first ground-truth frame:
 - repeat seed; model-free colorize (no model);
 - the base model;
@@ -37,7 +41,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import slug  # noqa: E402
+from common import publish_table, slug  # noqa: E402
 
 from tcvc_cli import media  # noqa: E402
 from tcvc_cli.checkpoint import load_generator, read_metadata, sha256_of  # noqa: E402
@@ -49,9 +53,11 @@ from tcvc_cli.train import FINETUNE, FINETUNE_REPLAY_FRACTION, train, train_pres
 SIZE = (192, 128)
 BASE_SEEDS = range(0, 8)
 OLD_SEEDS = (20, 21)
-NEW_SEEDS = (30, 31)
+# The new character walks in from the right edge after the seed frame (30, 32), or is in view
+# when a later shot starts, which has no keyframe (31, 33: a cut at frame 10).
+NEW_CLIPS = {30: dict(visitor_from=4), 31: dict(cut_at=10, visitor_from=10, visitor_start=0.75),
+             32: dict(visitor_from=4), 33: dict(cut_at=10, visitor_from=10, visitor_start=0.75)}
 CORRECTION_SEEDS = range(40, 60)
-VISITOR_FROM = 4
 
 
 def _write_pair(root: Path, name: str, colour: list[np.ndarray], lines: list[np.ndarray]) -> None:
@@ -66,27 +72,28 @@ def build(root: Path, frames: int) -> dict:
         colour, lines = render_clip(seed=seed, frames=frames, size=SIZE)
         _write_pair(root / "base", f"clip{seed:02d}", colour, lines)
     tests = {}
-    for kind, seeds in (("old", OLD_SEEDS), ("new", NEW_SEEDS)):
-        for seed in seeds:
-            visitor = VISITOR_FROM if kind == "new" else None
-            colour, lines = render_clip(seed=seed, frames=frames, size=SIZE, visitor_from=visitor)
-            name = f"{kind}{seed}"
-            truth = write_clip(root / "test" / f"{name}_gt", colour)
-            line_path = write_clip(root / "test" / f"{name}_lineart", lines)
-            media.write_image(root / "test" / f"{name}_seed.png", colour[0])
-            mask = None
-            if visitor is not None:  # where the visitor is: the frames differ from the same clip without it
-                plain, _ = render_clip(seed=seed, frames=frames, size=SIZE)
-                mask = np.stack([np.any(a != b, axis=2) for a, b in zip(colour, plain)])
-                np.save(root / "test" / f"{name}_mask.npy", mask)
-            tests[name] = {"kind": kind, "truth": str(truth), "lines": str(line_path),
-                           "seed": str(root / "test" / f"{name}_seed.png")}
-    # Corrections: one frame from each of 20 other clips, the visitor in view, numbered as a
-    # correction folder is (scattered frame numbers, no sequence).
+    cases = [("old", seed, {"cut_at": 10} if seed % 2 else {}) for seed in OLD_SEEDS]
+    cases += [("new", seed, options) for seed, options in NEW_CLIPS.items()]
+    for kind, seed, options in cases:
+        visitor = options.get("visitor_from")
+        colour, lines = render_clip(seed=seed, frames=frames, size=SIZE, **options)
+        name = f"{kind}{seed}"
+        truth = write_clip(root / "test" / f"{name}_gt", colour)
+        line_path = write_clip(root / "test" / f"{name}_lineart", lines)
+        media.write_image(root / "test" / f"{name}_seed.png", colour[0])
+        mask = None
+        if visitor is not None:  # where the visitor is: the frames differ from the same clip without it
+            plain, _ = render_clip(seed=seed, frames=frames, size=SIZE, cut_at=options.get("cut_at"))
+            mask = np.stack([np.any(a != b, axis=2) for a, b in zip(colour, plain)])
+            np.save(root / "test" / f"{name}_mask.npy", mask)
+        tests[name] = {"kind": kind, "truth": str(truth), "lines": str(line_path),
+                       "seed": str(root / "test" / f"{name}_seed.png")}
+    # Corrections: one frame from each of 20 other clips, the visitor in full view, numbered as
+    # a correction folder is (scattered frame numbers, no sequence).
     pool = []
     for k, seed in enumerate(CORRECTION_SEEDS):
-        colour, lines = render_clip(seed=seed, frames=12, size=SIZE, visitor_from=0)
-        pool.append((1000 + 37 * k, colour[6 + k % 6], lines[6 + k % 6]))
+        colour, lines = render_clip(seed=seed, frames=28, size=SIZE, visitor_from=0)
+        pool.append((1000 + 37 * k, colour[10 + (5 * k) % 17], lines[10 + (5 * k) % 17]))
     for n in (1, 5, 20):
         for part in ("colour", "lineart"):
             (root / f"fix{n}" / part / "fixes").mkdir(parents=True)
@@ -130,7 +137,7 @@ def fine_tune(root: Path, base: Path, n: int, replay: bool, preset: str, steps: 
 
 
 def colour_all(model: Path | None, tests: dict, out: Path) -> dict[str, Path]:
-    colorizer = Colorizer(load_generator(model) if model else None, ColorizeOptions(scene_detect=False, device="cpu"))
+    colorizer = Colorizer(load_generator(model) if model else None, ColorizeOptions(device="cpu"))
     return {name: Path(colorizer.colorize(Path(t["lines"]), out / name, seed_frame=Path(t["seed"]), overwrite=True).output)
             for name, t in tests.items()}
 
@@ -168,9 +175,7 @@ def write(results: dict, out: Path, note: str) -> None:
         seconds = f"{row['seconds']:.0f} s" if row.get("seconds") is not None else "-"
         lines.append(f"| {row['row']} | {row['visitor_psnr']:.2f}{change[0] if change else ''} | {row['new_clip_psnr']:.2f} | "
                      f"{row['old_clip_psnr']:.2f}{change[1] if change else ''} | {seconds} |")
-    text = "\n".join(lines) + f"\n\n{note}\n"
-    (out / "results.md").write_text(text)
-    print(text)
+    publish_table(out, lines, note)
 
 
 def main() -> None:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import slug  # noqa: E402
+from common import publish_table, slug  # noqa: E402
 
 from tcvc_cli import media  # noqa: E402
 from tcvc_cli.checkpoint import load_generator  # noqa: E402
@@ -112,9 +112,7 @@ def write(results: dict, out: Path, note: str) -> None:
             closed = f"{(row['psnr'] - canny) / (upper - canny) * 100:.0f}%" if upper - canny > 0.05 else "no gap to close"
         per_clip = " | ".join(f"{row['per_clip_psnr'][c]:.2f}" for c in clips)
         lines.append(f"| {row['row']} | {per_clip} | {row['psnr']:.2f} | {row['warp_error']:.5f} | {closed} |")
-    text = "\n".join(lines) + f"\n\n{note}\n"
-    (out / "results.md").write_text(text)
-    print(text)
+    publish_table(out, lines, note)
 
 
 def main() -> None:

@@ -112,12 +112,13 @@ VISITOR_FACE = (40, 190, 170)
 VISITOR_BAND = (240, 190, 30)
 
 
-def _draw_visitor(canvas: np.ndarray, shot: _Shot, steps: float, colour: bool, thickness: int) -> None:
-    """The visitor walks in from the right edge, `steps` frames after entering."""
+def _draw_visitor(canvas: np.ndarray, shot: _Shot, steps: float, colour: bool, thickness: int, start: float) -> None:
+    """The visitor walks left from `start` (a fraction of the width; above 1: off the right edge),
+    `steps` frames after appearing."""
     h, w = canvas.shape[:2]
     s = min(w, h)
     horizon = int(shot.horizon * h)
-    cx = int(w * 1.1 - steps * w * 0.03)
+    cx = int(w * start - steps * w * 0.03)
     half, tall = max(4, w // 10), max(8, h // 3)
     base_y = min(h - 2, horizon + h // 8)
     robe = np.array([(cx - half, base_y), (cx + half, base_y), (cx, base_y - tall)], np.int32)
@@ -133,14 +134,15 @@ def _draw_visitor(canvas: np.ndarray, shot: _Shot, steps: float, colour: bool, t
 
 def render_clip(seed: int = 0, frames: int = 16, size: tuple[int, int] = (64, 64),
                 cut_at: int | None = None, pace: float = 1.0,
-                visitor_from: int | None = None) -> tuple[list[np.ndarray], list[np.ndarray]]:
+                visitor_from: int | None = None, visitor_start: float = 1.1) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Return (colour frames RGB uint8 HxWx3, line-art frames uint8 HxW, black on white).
 
     With `cut_at`, frames from that index on belong to a second shot (other palette and
     layout), which makes a clip with one scene cut. `pace` speeds every motion up (3: the
     character and the ball move three times as far per frame, and pass in front of the sun,
     the hill and each other more often). With `visitor_from`, a second character of a fixed
-    design walks in from the right from that frame on.
+    design walks in from the right from that frame on (or, with `visitor_start` below 1, is in
+    view at that fraction of the width when it appears).
     """
     width, height = size
     thickness = max(1, round(min(width, height) / 96))
@@ -154,8 +156,8 @@ def render_clip(seed: int = 0, frames: int = 16, size: tuple[int, int] = (64, 64
         line_frame = np.zeros((height, width, 3), np.uint8)
         _draw(line_frame, shot, local_t, False, thickness)
         if visitor_from is not None and t >= visitor_from:
-            _draw_visitor(colour_frame, shot, (t - visitor_from) * pace, True, thickness)
-            _draw_visitor(line_frame, shot, (t - visitor_from) * pace, False, thickness)
+            _draw_visitor(colour_frame, shot, (t - visitor_from) * pace, True, thickness, visitor_start)
+            _draw_visitor(line_frame, shot, (t - visitor_from) * pace, False, thickness, visitor_start)
         colour_frames.append(colour_frame)
         line_frames.append(line_frame[:, :, 0].copy())
     return colour_frames, line_frames
