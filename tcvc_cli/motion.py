@@ -65,8 +65,10 @@ class FlowField:
 def line_field(line: np.ndarray) -> np.ndarray:
     """The distance field of black-on-white line art (uint8 HxW): 0 on lines, rising away from them."""
     paper = (to_grey(line) >= INK_THRESHOLD).astype(np.uint8)
-    distance = cv2.distanceTransform(paper, cv2.DIST_L2, 3)
-    return np.minimum(distance * field_gain(paper.shape), 255).astype(np.uint8)
+    gain = field_gain(paper.shape)
+    # A page without a line has no distance to measure (OpenCV returns the largest float): all far.
+    distance = np.minimum(cv2.distanceTransform(paper, cv2.DIST_L2, 3), 255.0 / gain)
+    return np.minimum(distance * gain, 255).astype(np.uint8)
 
 
 def warp(image: np.ndarray, flow: np.ndarray, interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
