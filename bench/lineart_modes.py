@@ -101,14 +101,15 @@ def write(results: dict, out: Path, note: str) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     rows = {r["row"]: r for r in results["rows"]}
-    canny, upper = rows["canny (the paper)"]["psnr"], rows["true line art (upper bound)"]["psnr"]
+    canny = rows.get("canny (the paper)", {}).get("psnr")
+    upper = rows.get("true line art (upper bound)", {}).get("psnr")
     clips = list(results["clips"])
     lines = ["| row | " + " | ".join(f"PSNR {c}" for c in clips) + " | mean PSNR | warping error | gap closed |",
              "|---|" + "---|" * (len(clips) + 3)]
     for row in results["rows"]:
         trained = row["row"] in MODES and row["row"] not in ("canny (the paper)", "true line art (upper bound)")
         closed = "-"
-        if trained:
+        if trained and canny is not None and upper is not None:
             closed = f"{(row['psnr'] - canny) / (upper - canny) * 100:.0f}%" if upper - canny > 0.05 else "no gap to close"
         per_clip = " | ".join(f"{row['per_clip_psnr'][c]:.2f}" for c in clips)
         lines.append(f"| {row['row']} | {per_clip} | {row['psnr']:.2f} | {row['warp_error']:.5f} | {closed} |")
@@ -121,9 +122,18 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=40)
     parser.add_argument("--preset", default="tiny")
     parser.add_argument("--modes", help="';'-separated subset of: " + "; ".join(MODES))
+    parser.add_argument("--combine", type=Path, nargs="+", metavar="DIR", help="merge the results of runs made in parts")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "lineart_modes")
     args = parser.parse_args()
     command = shlex.join(["python", "bench/lineart_modes.py", *sys.argv[1:]])
+    if args.combine:
+        parts = [json.loads((folder / "results.json").read_text()) for folder in args.combine]
+        rows, seen = [], set()
+        for part in parts:
+            rows += [row for row in part["rows"] if row["row"] not in seen and not seen.add(row["row"])]
+        notes = " ".join((folder / "results.md").read_text().strip().rsplit("\n", 1)[-1] for folder in args.combine)
+        write({"rows": rows, "clips": parts[0]["clips"], "command": command}, args.out, f"Merged by `{command}` from: {notes}")
+        return
     chosen = [m.strip() for m in args.modes.split(";")] if args.modes else list(MODES)
     work = args.out / "work"
     started = time.perf_counter()

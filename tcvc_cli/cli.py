@@ -913,10 +913,10 @@ def demo(
 
 def main() -> None:
     """Console-script entry point."""
-    from .runtime import raise_on_sigterm
-
-    raise_on_sigterm()
     try:
+        from .runtime import raise_on_sigterm  # imports torch: seconds on a busy machine
+
+        raise_on_sigterm()
         app()
     except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM outside a command body (e.g. while importing torch)
         terminated = isinstance(stop, Terminated)
