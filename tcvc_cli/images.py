@@ -149,14 +149,19 @@ def read_raw(path: Path) -> tuple[np.ndarray, bool]:
     return image, True
 
 
-def read_image(path: Path, mode: int = cv2.IMREAD_COLOR, bits: int = 8, keep_alpha: bool = False) -> np.ndarray:
+def read_image(path: Path, mode: int = cv2.IMREAD_COLOR, bits: int = 8, keep_alpha: bool = False,
+               straight: bool = False) -> np.ndarray:
     """Read an image as RGB (or one channel with IMREAD_GRAYSCALE) at `bits` per sample.
 
     Whatever the file holds - palette, grey, grey+alpha, RGBA, 16 bits, half floats - comes
     out the same way: transparency composited over white, samples at the requested depth.
-    With `keep_alpha`, an image that has alpha comes with it as one more channel.
+    With `keep_alpha`, an image that has alpha comes with it as one more channel; with
+    `straight` too, its colour is left as stored instead of composited (for copying it).
     """
     raw, bgr = read_raw(Path(path))
+    if keep_alpha and straight and alpha_of(raw) is not None and mode != cv2.IMREAD_GRAYSCALE:
+        colour = over_white(raw[:, :, :-1] if raw.shape[2] == 4 else raw[:, :, 0], bgr=bgr, bits=bits)
+        return np.dstack([colour, alpha_of(raw, bits)])
     image = over_white(raw, bgr=bgr, bits=bits)
     if mode == cv2.IMREAD_GRAYSCALE:
         image = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)

@@ -42,7 +42,8 @@ def extract_video(video: Path, out_dir: Path, *, start: str | None = None, end: 
     """Decode a video or copy an image sequence into `out_dir/<name>/` with a frames.json beside the frames.
 
     Sequences keep their frame numbers and naming (and format, unless `extension` says
-    otherwise); videos are numbered from 000000. 16-bit sources stay 16-bit unless `bits` is 8.
+    otherwise); videos are numbered from 000000. 16-bit sources stay 16-bit unless `bits` is 8,
+    and transparency is kept.
     """
     with media.open_source(video, fill_gaps=fill_gaps) as probe_source:
         whole = probe_source.info
@@ -52,7 +53,8 @@ def extract_video(video: Path, out_dir: Path, *, start: str | None = None, end: 
                                 extension=extension)
     media.check_target(target, [video], overwrite)
     depth = target.depth(whole)
-    with media.open_source(video, selection, size, bits=depth, fill_gaps=fill_gaps) as source:
+    keep = whole.alpha  # a copy keeps transparency (every format tcvc writes frames in holds it)
+    with media.open_source(video, selection, size, bits=depth, fill_gaps=fill_gaps, keep_alpha=keep, straight=keep) as source:
         metadata = {"source": str(video.resolve()), "source_fps": f"{whole.fps.numerator}/{whole.fps.denominator}",
                     "source_size": [whole.width, whole.height], "source_frame_count": whole.frame_count,
                     "start_frame": selection.start, "every": every,

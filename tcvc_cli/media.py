@@ -410,10 +410,11 @@ class VideoReader(FrameSource):
     """Streams decoded RGB frames from ffmpeg; memory holds one frame at a time."""
 
     def __init__(self, path: Path, selection: FrameSelection = FrameSelection(), size: tuple[int, int] | None = None,
-                 grey: bool = False, bits: int = 8, keep_alpha: bool = False):
+                 grey: bool = False, bits: int = 8, keep_alpha: bool = False, straight: bool = False):
         self.video = probe(path)
         self.grey = grey
         self.keep_alpha = keep_alpha
+        self.straight = straight
         self.bits = bits
         self.selection = selection
         total = self.video.frame_count
@@ -483,6 +484,9 @@ class VideoReader(FrameSource):
                 frame = frame.astype(np.uint16)
             if channels == 4:
                 rgba = frame.reshape(height, width, 4)
+                if self.keep_alpha and self.straight and not self.grey:
+                    yield rgba
+                    continue
                 rgb = over_white(rgba, bits=self.bits)
                 image = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) if self.grey else rgb
                 yield np.dstack([image, rgba[:, :, 3]]) if self.keep_alpha else image
@@ -525,9 +529,10 @@ class FolderReader(FrameSource):
 
     def __init__(self, path: Path, selection: FrameSelection = FrameSelection(), size: tuple[int, int] | None = None,
                  grey: bool = False, mixed_sizes: bool = False, bits: int = 8, fill_gaps: bool = False,
-                 keep_alpha: bool = False):
+                 keep_alpha: bool = False, straight: bool = False):
         self.grey = grey
         self.keep_alpha = keep_alpha
+        self.straight = straight
         self.bits = bits
         self.mixed_sizes = mixed_sizes  # independent pages: each image keeps its own size
         sequence = seq.scan(path, fill_gaps=fill_gaps)
@@ -559,7 +564,7 @@ class FolderReader(FrameSource):
         first_shape = None
         for file in self.files:
             image = read_image(file, cv2.IMREAD_GRAYSCALE if self.grey else cv2.IMREAD_COLOR, bits=self.bits,
-                               keep_alpha=self.keep_alpha)
+                               keep_alpha=self.keep_alpha, straight=self.straight)
             if self._size:
                 image = resize(image, self._size)
             elif first_shape is None:
@@ -658,16 +663,17 @@ def source_bit_depth(path: str | os.PathLike) -> int:
 
 def open_source(path: str | os.PathLike, selection: FrameSelection = FrameSelection(),
                 size: tuple[int, int] | None = None, grey: bool = False, mixed_sizes: bool = False,
-                bits: int = 8, fill_gaps: bool = False, keep_alpha: bool = False) -> FrameSource:
+                bits: int = 8, fill_gaps: bool = False, keep_alpha: bool = False, straight: bool = False) -> FrameSource:
     """Open a video file or an image sequence (folder or pattern); frames are RGB (H, W, 3), or
     (H, W) with grey=True, in uint8 or (bits=16) uint16 samples, composited over white.
-    With `keep_alpha`, frames that carry alpha come with it as one more channel (see split_alpha)."""
+    With `keep_alpha`, frames that carry alpha come with it as one more channel (see split_alpha);
+    with `straight` too, their colour is as stored rather than composited over white."""
     path = Path(path)
     if is_sequence_path(path):
         return FolderReader(path, selection, size, grey, mixed_sizes=mixed_sizes, bits=bits, fill_gaps=fill_gaps,
-                            keep_alpha=keep_alpha)
+                            keep_alpha=keep_alpha, straight=straight)
     check_readable_file(path)
-    return VideoReader(path, selection, size, grey, bits=bits, keep_alpha=keep_alpha)
+    return VideoReader(path, selection, size, grey, bits=bits, keep_alpha=keep_alpha, straight=straight)
 
 
 def split_alpha(frame: np.ndarray, grey: bool) -> tuple[np.ndarray, np.ndarray | None]:

@@ -469,3 +469,22 @@ def test_the_soundtrack_follows_whole_sequences_back_to_their_video_and_never_a_
         result = cli("colorize", tmp_path / f"{name}_lines", "--seed-frame", tmp_path / "seed.png", "-o", tmp_path / f"{name}.mp4")
         assert result.exit_code == 0, result.stderr
         assert media.probe(tmp_path / f"{name}.mp4").has_audio is expect_audio
+
+
+def test_extract_ranges_are_frame_numbers_of_the_sequence(cli, shot010, tmp_path):
+    root, _ = shot010
+    result = cli("extract", root / "lineart" / "shot010.%04d.png", "-o", tmp_path / "out", "--start", "1010", "--end", "1013",
+                 "--json")
+    assert result.exit_code == 0, result.stderr
+    assert sorted(p.name for p in (tmp_path / "out" / "shot010").glob("*.png")) == [f"shot010.{n}.png" for n in (1010, 1011, 1012)]
+    early = cli("extract", root / "lineart", "-o", tmp_path / "early", "--start", "12")
+    assert early.exit_code == 2 and "1001" in early.stderr
+
+
+def test_extract_keeps_transparency_as_stored(cli, shot010, tmp_path):
+    root, _ = shot010
+    assert cli("extract", root / "lineart", "-o", tmp_path / "out").exit_code == 0
+    for name in ("shot010.1001.png", "shot010.1030.png"):
+        original = read_raw(root / "lineart" / name)[0]
+        copied = read_raw(tmp_path / "out" / "lineart" / name)[0]
+        np.testing.assert_array_equal(copied, original)  # straight colour and alpha, untouched
