@@ -674,7 +674,7 @@ def train(
             raise UsageError(f"unknown --input-mode {input_mode!r}", hint="use lineart or greyscale")
         base = None
         if init_from is not None:
-            base = _fine_tuning_base(init_from, cache_dir=None, offline=False)
+            base = _fine_tuning_base(init_from)
             shaped = {"--arch": arch, "--image-size": image_size, "--ngf": ngf, "--n-blocks": n_blocks, "--dilation": dilation,
                       "--condition": condition, "--copy-gate": copy_gate, "--no-previous": no_previous or None}
             given = [name for name, value in shaped.items() if value is not None]
@@ -737,11 +737,11 @@ def train(
     emit(summary, as_json, "\n".join(f"{k}: {v}" for k, v in summary.items()))
 
 
-def _fine_tuning_base(reference: str, *, cache_dir: Path | None, offline: bool) -> dict:
+def _fine_tuning_base(reference: str) -> dict:
     """The model a fine-tune starts from: its config, and the record the run keeps of it."""
     from .checkpoint import read_metadata, resolve_model, sha256_of
 
-    path = resolve_model(reference, cache_dir=cache_dir, offline=offline)
+    path = resolve_model(reference)
     config, extra = read_metadata(path)
     record = {"reference": reference, "path": str(path.resolve()), "sha256": sha256_of(path),
               "lineage": list(extra.get("lineage", []))}

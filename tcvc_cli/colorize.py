@@ -23,7 +23,6 @@ import json
 import logging
 import os
 import queue
-import re
 import shutil
 import threading
 import time
@@ -46,7 +45,8 @@ from .lineart import extract as lineart_of, to_grey
 from .motion import LineMotion, line_field
 from .propagate import FLOW_SHORT_SIDE, Carried, Propagator, Reference, blend, flat_fill, flow_dimensions
 from .runtime import prepare_for_inference, select_device
-from .sequence import is_pattern
+from .images import WRITABLE_IMAGE_EXTENSIONS
+from .sequence import frame_number, is_pattern
 from .shots import analysis_view, detector_for
 
 log = logging.getLogger("tcvc")
@@ -179,15 +179,10 @@ def find_keyframes(folder: Path, info: media.SourceInfo, shots: list[Shot] | Non
                              hint="keep one keyframe per frame")
         keyframes[index] = path
 
-    def numbered(files: list[Path]) -> list[tuple[Path, int]]:
-        found = []
-        for path in files:
-            digits = re.findall(r"\d+", path.stem)
-            if digits:
-                found.append((path, int(digits[-1])))
-        return found
-
-    for path, number in numbered(media.list_frames(folder)):
+    for path in media.list_frames(folder):
+        number = frame_number(path)
+        if number is None:
+            continue
         if number not in index_of:
             raise InputError(f"{path}: keyframe for frame {number}, but the input's frames are {span}",
                              hint="keyframes are named by the number of the frame they replace (a video's frames count from 0)")
@@ -201,12 +196,11 @@ def find_keyframes(folder: Path, info: media.SourceInfo, shots: list[Shot] | Non
                                  hint=f"shots: {', '.join(list(by_name)[:12])}")
             shot, following = by_name[sub.name]
             end = following.first if following else info.frame_count
-            files = media.list_frames(sub)
-            for path in files:
-                digits = re.findall(r"\d+", path.stem)
-                index = index_of.get(int(digits[-1])) if digits else shot.first
+            for path in media.list_frames(sub):
+                number = frame_number(path)
+                index = shot.first if number is None else index_of.get(number)
                 if index is None or not shot.first <= index < end:
-                    raise InputError(f"{path}: frame {digits[-1] if digits else '?'} is not in shot {shot.name} "
+                    raise InputError(f"{path}: frame {number} is not in shot {shot.name} "
                                      f"({numbers[shot.first]}-{numbers[end - 1]})")
                 add(path, index)
     elif subfolders and not keyframes:
@@ -285,7 +279,7 @@ def plan_tracks(final: Path, like: media.SourceInfo, layers: tuple[str, ...], en
             own = media.FrameTarget(final.with_name(f"{final.name}_{layer}"), target.naming, True, start_number, bits)
         else:
             own = media.FrameTarget(target.folder, target.naming.with_layer(layer), False, start_number, bits)
-        if own.naming.extension not in (".png", ".tif", ".tiff", ".exr") and (layer != "composed" or keep_alpha):
+        if own.naming.extension not in WRITABLE_IMAGE_EXTENSIONS and (layer != "composed" or keep_alpha):
             raise UsageError(f"{own.describe()}: {own.naming.extension} frames cannot hold alpha", hint="write png, tif or exr frames")
         tracks.append(_Track(layer, None, own, layer != "composed" or keep_alpha))
     return tracks
@@ -397,7 +391,7 @@ class ResumableOutput:
                                                options=self.encode, overwrite=True, alpha=track.alpha,
                                                bits=self.like.bit_depth)
                     self._writers[track.layer], self._names[track.layer] = writer, name
-                writer.write(media.to_depth(image, writer.bits) if image.dtype.kind == "f" else image)
+                writer.write(image)
             else:
                 name = track.target.naming.name(self.numbers[self.count])
                 media.write_image(self.work / f"frames-{track.layer}" / name, image, bits=self.bits[track.layer])

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from . import media
 from .errors import InputError, TcvcError, TrainingError
 from .lineart import LineartParams, extract as lineart_of
 from .motion import FlowField, LineMotion, line_field, occlusion_mask, warp
+from .sequence import frame_number
 from .shots import analysis_view, detector_for
 
 log = logging.getLogger("tcvc")
@@ -72,11 +72,6 @@ def _scaled_size(width: int, height: int, short_side: int) -> tuple[int, int]:
     return max(short_side, round(width * scale)), max(short_side, round(height * scale))
 
 
-def _frame_number(file: Path) -> int | None:
-    digits = re.findall(r"\d+", file.stem)
-    return int(digits[-1]) if digits else None
-
-
 def _frames_of(path: Path):
     """(index, frame or None if unreadable, name, follows) for a frame folder or a video.
 
@@ -85,7 +80,7 @@ def _frames_of(path: Path):
     if path.is_dir():
         previous = None
         for index, file in enumerate(media.list_frames(path)):
-            number = _frame_number(file)
+            number = frame_number(file)
             follows = number is None or previous is None or number == previous + 1
             previous = number
             try:

@@ -191,11 +191,6 @@ def describe_image(path: Path) -> dict:
             "pixel_format": f"{layout}{depth}" + ("f" if sample != "uint" else "")}
 
 
-def file_bit_depth(path: Path) -> int:
-    """8 or 16: the depth a frame file's samples keep when tcvc reads it deep (EXR counts as 16)."""
-    return 8 if describe_image(path)["bit_depth"] <= 8 else 16
-
-
 def _write_exr(path: Path, image: np.ndarray) -> None:
     import OpenEXR
 

@@ -93,8 +93,7 @@ def lineart_file(source_path: Path, output: Path, params: LineartParams, *, over
     Line art is found on 8-bit samples (Canny's domain); greyscale keeps 16 bits. The output
     is written at the source's depth unless `bits` says otherwise.
     """
-    depth = bits if bits is not None else media.source_bit_depth(source_path)
-    with media.open_source(source_path, bits=depth, fill_gaps=fill_gaps) as source:
+    with media.open_source(source_path, bits=bits, fill_gaps=fill_gaps) as source:
         metadata = {"source": str(source_path.resolve()), "lineart": params.to_json()}
         if media.is_video_path(output):
             media.check_output(output, [source_path], overwrite)
@@ -116,4 +115,4 @@ def lineart_file(source_path: Path, output: Path, params: LineartParams, *, over
     if count != source.info.frame_count:  # pragma: no cover - guarded by the reader
         raise OutputError(f"{output}: wrote {count} frames, expected {source.info.frame_count}")
     return {"input": str(source_path), "output": str(output), "frames": count, "mode": params.label,
-            "bit_depth": getattr(sink, "bits", depth)}
+            "bit_depth": sink.bits}

@@ -34,7 +34,6 @@ log = logging.getLogger("tcvc")
 
 VIDEO_EXTENSIONS = {".mp4", ".mkv", ".mov", ".m4v", ".avi", ".webm", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts", ".flv", ".wmv", ".gif"}
 WRITABLE_VIDEO_EXTENSIONS = {".mp4", ".mkv", ".mov", ".m4v"}
-IMAGE_EXTENSIONS = seq.IMAGE_EXTENSIONS
 FRAMES_JSON = "frames.json"
 DEFAULT_FOLDER_FPS = Fraction(25)
 
@@ -368,10 +367,14 @@ class SourceInfo:
     extra: dict = field(default_factory=dict)
     # Frame numbers of the frames read, in order (a sequence's own numbers; a video's indices).
     numbers: list[int] | None = None
-    naming: seq.Naming | None = None  # how the input sequence names its frames
     bit_depth: int = 8  # of the samples as stored: 8, or 16 for deeper files (16-bit, 10-bit video, EXR)
     alpha: bool = False
     sequence: seq.Sequence | None = None
+
+    @property
+    def naming(self) -> seq.Naming | None:
+        """How the input sequence names its frames (None for videos and unrelated images)."""
+        return self.sequence.naming if self.sequence is not None else None
 
     def number(self, index: int) -> int:
         return self.numbers[index] if self.numbers is not None else index
@@ -410,12 +413,12 @@ class VideoReader(FrameSource):
     """Streams decoded RGB frames from ffmpeg; memory holds one frame at a time."""
 
     def __init__(self, path: Path, selection: FrameSelection = FrameSelection(), size: tuple[int, int] | None = None,
-                 grey: bool = False, bits: int = 8, keep_alpha: bool = False, straight: bool = False):
+                 grey: bool = False, bits: int | None = 8, keep_alpha: bool = False, straight: bool = False):
         self.video = probe(path)
         self.grey = grey
         self.keep_alpha = keep_alpha
         self.straight = straight
-        self.bits = bits
+        self.bits = bits = bits if bits is not None else self.video.bit_depth
         self.selection = selection
         total = self.video.frame_count
         if selection.start >= total:
@@ -519,21 +522,15 @@ def list_frames(folder: Path) -> list[Path]:
     return seq.image_files(folder)
 
 
-def to_rgb8(image: np.ndarray, *, bgr: bool = False) -> np.ndarray:
-    """Any decoded image -> (H, W, 3) uint8 RGB over white."""
-    return over_white(image, bgr=bgr, bits=8)
-
-
 class FolderReader(FrameSource):
     """Frames of an image sequence: a folder, or a printf/hash pattern (sequence.py)."""
 
     def __init__(self, path: Path, selection: FrameSelection = FrameSelection(), size: tuple[int, int] | None = None,
-                 grey: bool = False, mixed_sizes: bool = False, bits: int = 8, fill_gaps: bool = False,
+                 grey: bool = False, mixed_sizes: bool = False, bits: int | None = 8, fill_gaps: bool = False,
                  keep_alpha: bool = False, straight: bool = False):
         self.grey = grey
         self.keep_alpha = keep_alpha
         self.straight = straight
-        self.bits = bits
         self.mixed_sizes = mixed_sizes  # independent pages: each image keeps its own size
         sequence = seq.scan(path, fill_gaps=fill_gaps)
         self.sequence = sequence
@@ -551,13 +548,15 @@ class FolderReader(FrameSource):
         self.files = [self.files_all[i] for i in indices]
         described = describe_image(self.files[0])
         width, height = described["width"], described["height"]
+        stored = 8 if described["bit_depth"] <= 8 else 16
+        self.bits = bits if bits is not None else stored
         audio = _soundtrack(meta, len(self.files_all)) if selection == FrameSelection() else None
         self._size = size
         self.info = SourceInfo(path=Path(path), width=size[0] if size else width, height=size[1] if size else height,
                                frame_count=len(self.files), fps=fps / selection.every, is_video=False,
                                audio_source=audio, extra={"frames_json": meta} if meta else {},
-                               numbers=[sequence.numbers[i] for i in indices], naming=sequence.naming,
-                               bit_depth=8 if described["bit_depth"] <= 8 else 16, alpha=described["alpha"],
+                               numbers=[sequence.numbers[i] for i in indices],
+                               bit_depth=stored, alpha=described["alpha"],
                                sequence=sequence)
 
     def __iter__(self) -> Iterator[np.ndarray]:
@@ -652,20 +651,12 @@ def probe_sequence(path: str | os.PathLike) -> dict:
             "missing_frames": seq.number_ranges(sequence.held, limit=50) if sequence.held else ""}
 
 
-def source_bit_depth(path: str | os.PathLike) -> int:
-    """8 or 16: how deep the samples of a video or sequence are stored."""
-    path = Path(path)
-    if is_sequence_path(path):
-        return 8 if describe_image(seq.scan(path, fill_gaps=True).files[0])["bit_depth"] <= 8 else 16
-    check_readable_file(path)
-    return probe(path).bit_depth
-
-
 def open_source(path: str | os.PathLike, selection: FrameSelection = FrameSelection(),
                 size: tuple[int, int] | None = None, grey: bool = False, mixed_sizes: bool = False,
-                bits: int = 8, fill_gaps: bool = False, keep_alpha: bool = False, straight: bool = False) -> FrameSource:
+                bits: int | None = 8, fill_gaps: bool = False, keep_alpha: bool = False, straight: bool = False) -> FrameSource:
     """Open a video file or an image sequence (folder or pattern); frames are RGB (H, W, 3), or
-    (H, W) with grey=True, in uint8 or (bits=16) uint16 samples, composited over white.
+    (H, W) with grey=True, in uint8 or (bits=16) uint16 samples (bits=None: as deep as the
+    source stores them), composited over white.
     With `keep_alpha`, frames that carry alpha come with it as one more channel (see split_alpha);
     with `straight` too, their colour is as stored rather than composited over white."""
     path = Path(path)
@@ -900,12 +891,12 @@ class VideoWriter(FrameSink):
                 "-flags:v", "+bitexact", "-fps_mode", "passthrough", *container, "-f", _muxer(ext), str(self.temp)]
 
     def write(self, frame: np.ndarray) -> None:
-        frame = _channels(frame, 4 if self.alpha else 3)
+        """RGB, RGBA or grey samples: uint8, uint16, or floats in [0, 1]."""
+        frame = _channels(to_depth(frame, self.bits), 4 if self.alpha else 3)
         if frame.shape[:2] != (self.height, self.width):
             raise ValueError(f"frame of shape {frame.shape} written to a {self.width}x{self.height} video")
         if any(self.pad):
             frame = np.pad(frame, ((0, self.pad[1]), (0, self.pad[0]), (0, 0)), mode="edge")
-        frame = to_depth(frame, self.bits)
         try:
             self._proc.stdin.write(np.ascontiguousarray(frame, dtype="<u2" if self.bits == 16 else np.uint8).tobytes())
         except BrokenPipeError:
@@ -1040,7 +1031,7 @@ class FrameTarget:
     def depth(self, like: SourceInfo) -> int:
         """8 or 16: the depth written (EXR is half float whatever this says)."""
         wanted = self.bits if self.bits is not None else like.bit_depth
-        if wanted == 16 and self.naming.extension not in (".png", ".tif", ".tiff", ".exr"):
+        if wanted == 16 and self.naming.extension not in WRITABLE_IMAGE_EXTENSIONS:
             if self.bits == 16:
                 raise UsageError(f"{self.folder / self.naming.hashes}: {self.naming.extension} cannot hold 16 bits",
                                  hint="write .png, .tif or .exr frames, or pass --bit-depth 8")
@@ -1083,7 +1074,7 @@ def frame_target(output: Path, like: SourceInfo | None = None, *, start_number: 
 def frames_json(like: SourceInfo, target: FrameTarget, numbers: list[int], size: tuple[int, int] | None,
                 bits: int, extra: dict | None = None) -> str:
     """The sidecar that records a written sequence: rate, size, depth, and each frame's source."""
-    sources = [like.number(i) for i in range(len(numbers))] if like.numbers is not None else list(range(len(numbers)))
+    sources = [like.number(i) for i in range(len(numbers))]
     held = set(like.sequence.held) if like.sequence is not None else set()
     meta = {"fps": f"{like.fps.numerator}/{like.fps.denominator}", "fps_float": float(like.fps),
             "width": size[0] if size else None, "height": size[1] if size else None, "count": len(numbers),

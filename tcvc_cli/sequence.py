@@ -151,17 +151,6 @@ class Sequence:
     def pattern(self) -> str | None:
         return str(self.folder / self.naming.printf) if self.naming else None
 
-    def index_of(self, number: int) -> int | None:
-        """The position of frame `number` in the sequence (numbers are contiguous when named)."""
-        if self.naming is None:
-            return number if 0 <= number < len(self.numbers) else None
-        index = number - self.first
-        return index if 0 <= index < len(self.numbers) else None
-
-    def to_json(self) -> dict:
-        return {"pattern": self.pattern, "first_frame": self.first, "last_frame": self.last,
-                "padding": self.naming.padding if self.naming else None, "held_frames": list(self.held)}
-
 
 def _numbered(name: str) -> tuple[str, str, str] | None:
     match = _NUMBERED_RE.match(name)
@@ -173,9 +162,15 @@ def _numbered(name: str) -> tuple[str, str, str] | None:
     return prefix, digits, suffix
 
 
-def _frame_key(path: Path) -> tuple[int, str]:
+def frame_number(path: Path) -> int | None:
+    """The last number in a file's name (shot010.1012.png -> 1012), or None without one."""
     digits = re.findall(r"\d+", path.stem)
-    return (int(digits[-1]) if digits else -1, path.name)
+    return int(digits[-1]) if digits else None
+
+
+def _frame_key(path: Path) -> tuple[int, str]:
+    number = frame_number(path)
+    return (-1 if number is None else number, path.name)
 
 
 def image_files(folder: Path) -> list[Path]:
