@@ -15,10 +15,12 @@ view when a later shot without a keyframe starts in two others (a cut at frame 1
 colorize detects cuts). Of the two old clips, one has a cut too.
 
 Rows, each colouring every held-out clip from its first ground-truth frame:
-- repeat seed; model-free colorize (no model);
-- the base model;
+- repeat seed; the seed pulled along optical flow; model-free colorize (no model);
+- the base model, with colorize's defaults and with the previous default --cut-reset seed;
 - the base model fine-tuned on N = 1, 5, 20 corrected frames, replaying the base data;
-- N = 5 without replay.
+- N = 5 without replay, and N = 5 with the previous fine-tuning schedule.
+The models train at the clips' own size (--size, default 128: the tiny preset's 64 would halve
+the visitor), and fine-tunes inherit it from the base model.
 
 Reported: PSNR on the visitor's pixels of the new-character clips (where the character is),
 PSNR of the whole frames of the new-character clips, PSNR of the old clips (forgetting), and
@@ -42,6 +44,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import publish_table, slug  # noqa: E402
+from motion import flow_warped_seed  # noqa: E402
 
 from tcvc_cli import media  # noqa: E402
 from tcvc_cli.checkpoint import load_generator, read_metadata, sha256_of  # noqa: E402
@@ -108,20 +111,27 @@ def settings(**extra) -> dict:
                 **extra)
 
 
-def train_base(root: Path, steps: int, preset: str) -> tuple[Path, float]:
+def train_base(root: Path, steps: int, preset: str, size: int) -> tuple[Path, float]:
     config = train_preset(preset, data_dir=str(root / "base" / "colour"), lineart_dir=str(root / "base" / "lineart"),
                           max_steps=steps, epochs=100_000, val_fraction=0.0, checkpoint_every=100_000,
                           sample_every=100_000, **settings())
+    config = replace(config, model=replace(config.model, image_size=size))
     started = time.perf_counter()
     for _ in train(config, root / "run-base"):
         pass
     return root / "run-base" / "generator-latest.safetensors", time.perf_counter() - started
 
 
-def fine_tune(root: Path, base: Path, n: int, replay: bool, preset: str, steps: int | None) -> tuple[Path, float]:
+# The fine-tuning schedule before this benchmark chose the current one.
+PREVIOUS_SCHEDULE = {"lr_g": 1e-4, "max_steps": 1000}
+
+
+def fine_tune(root: Path, base: Path, n: int, replay: bool, preset: str, steps: int | None,
+              schedule: dict | None = None) -> tuple[Path, float]:
     """`tcvc train FIXES --init-from BASE [--replay BASE_DATA]` with the fine-tuning defaults."""
     model, extra = read_metadata(base)
-    schedule = {**FINETUNE, **({"max_steps": steps} if steps else {})}
+    suffix = ("-replay" if replay else "") + ("-previous" if schedule else "")
+    schedule = {**FINETUNE, **({"max_steps": steps} if steps else {}), **(schedule or {})}
     config = train_preset(preset, data_dir=str(root / f"fix{n}" / "colour"), lineart_dir=str(root / f"fix{n}" / "lineart"),
                           **schedule, **settings())
     config = replace(config, model=model,
@@ -129,15 +139,15 @@ def fine_tune(root: Path, base: Path, n: int, replay: bool, preset: str, steps: 
                      replay_dir=str(root / "base" / "colour") if replay else None,
                      replay_lineart_dir=str(root / "base" / "lineart") if replay else None,
                      replay_fraction=FINETUNE_REPLAY_FRACTION if replay else 0.0)
-    run = root / f"run-fix{n}{'-replay' if replay else ''}"
+    run = root / f"run-fix{n}{suffix}"
     started = time.perf_counter()
     for _ in train(config, run):
         pass
     return run / "generator-latest.safetensors", time.perf_counter() - started
 
 
-def colour_all(model: Path | None, tests: dict, out: Path) -> dict[str, Path]:
-    colorizer = Colorizer(load_generator(model) if model else None, ColorizeOptions(device="cpu"))
+def colour_all(model: Path | None, tests: dict, out: Path, **options) -> dict[str, Path]:
+    colorizer = Colorizer(load_generator(model) if model else None, ColorizeOptions(device="cpu", **options))
     return {name: Path(colorizer.colorize(Path(t["lines"]), out / name, seed_frame=Path(t["seed"]), overwrite=True).output)
             for name, t in tests.items()}
 
@@ -170,7 +180,7 @@ def write(results: dict, out: Path, note: str) -> None:
              "|---|---|---|---|---|"]
     for row in results["rows"]:
         change = ""
-        if row["row"].startswith("fine-tuned"):
+        if row["row"].startswith("fine-tuned"):  # against the base model, coloured the same way
             change = (f" ({row['visitor_psnr'] - base['visitor_psnr']:+.2f})", f" ({row['old_clip_psnr'] - base['old_clip_psnr']:+.2f})")
         seconds = f"{row['seconds']:.0f} s" if row.get("seconds") is not None else "-"
         lines.append(f"| {row['row']} | {row['visitor_psnr']:.2f}{change[0] if change else ''} | {row['new_clip_psnr']:.2f} | "
@@ -184,6 +194,8 @@ def main() -> None:
     parser.add_argument("--finetune-steps", type=int, default=None, help="default: the fine-tuning schedule's")
     parser.add_argument("--frames", type=int, default=40, help="frames of each clip")
     parser.add_argument("--preset", default="tiny")
+    parser.add_argument("--size", type=int, default=SIZE[1], help="the model's training size (default: the clips' short side)")
+    parser.add_argument("--only-base", action="store_true", help="build the data and train the base model, then stop")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "finetune")
     args = parser.parse_args()
     command = shlex.join(["python", "bench/finetune.py", *sys.argv[1:]])
@@ -192,12 +204,22 @@ def main() -> None:
     tests = build(work, args.frames)
     rows = [{"row": "repeat seed", **score({n: write_clip(work / "repeat" / n, [media.read_image(Path(t["seed"]))] * args.frames)
                                             for n, t in tests.items()}, tests, work)},
+            {"row": "flow-warped seed", **score({n: write_clip(work / "flow-warped" / n, flow_warped_seed(
+                media.read_image(Path(t["seed"])), [media.read_image(p) for p in media.list_frames(Path(t["lines"]))]))
+                for n, t in tests.items()}, tests, work)},
             {"row": "model-free colorize", **score(colour_all(None, tests, work / "out-model-free"), tests, work)}]
-    base, base_seconds = train_base(work, args.base_steps, args.preset)
+    base, base_seconds = train_base(work, args.base_steps, args.preset, args.size)
+    if args.only_base:
+        return
     rows.append({"row": "base model", "train_seconds": base_seconds, **score(colour_all(base, tests, work / "out-base"), tests, work)})
-    for n, replay in ((1, True), (5, True), (20, True), (5, False)):
+    rows.append({"row": "base model, --cut-reset seed (the previous default)",
+                 **score(colour_all(base, tests, work / "out-base-seed", cut_reset="seed"), tests, work)})
+    runs = [(1, True, None), (5, True, None), (20, True, None), (5, False, None), (5, True, PREVIOUS_SCHEDULE)]
+    for n, replay, schedule in runs:
         label = f"fine-tuned on {n} corrected frame{'s' if n > 1 else ''}" + ("" if replay else ", no replay")
-        model, seconds = fine_tune(work, base, n, replay, args.preset, args.finetune_steps)
+        if schedule:
+            label += f", previous schedule (lr {schedule['lr_g']:g}, {schedule['max_steps']} steps)"
+        model, seconds = fine_tune(work, base, n, replay, args.preset, args.finetune_steps, schedule)
         rows.append({"row": label, "seconds": seconds, **score(colour_all(model, tests, work / f"out-{slug(label)}"), tests, work)})
     note = (f"{args.preset} preset; base model {args.base_steps} steps ({base_seconds / 60:.1f} min); fine-tunes "
             f"{args.finetune_steps or FINETUNE['max_steps']} steps at lr {FINETUNE['lr_g']:g}, replay fraction "

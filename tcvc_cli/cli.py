@@ -476,7 +476,7 @@ def colorize(
     upscale: Annotated[str, typer.Option(help="bicubic: smooth colour under the source lines; flat: one colour per line-enclosed region.")] = "bicubic",
     scene_detect: Annotated[bool, typer.Option("--scene-detect/--no-scene-detect", help="Reset the condition at scene cuts.")] = True,
     cut_threshold: Annotated[float, typer.Option(help="Edge change ratio above which two frames are a cut.", min=0.0, max=1.0)] = 0.5,
-    cut_reset: Annotated[str, typer.Option(help="Condition after a cut: seed (the seed frame, or blank without one) or blank.")] = "seed",
+    cut_reset: Annotated[str, typer.Option(help="After a cut: seed (colours from the seed frame), blank (the model paints the shot's first frame from its line art) or auto (blank for motion-compensated models, seed otherwise).")] = "auto",
     feedback: Annotated[str, typer.Option(help="on: each output conditions the next (the paper); off: every frame uses the seed or blank.")] = "on",
     anchor: Annotated[float, typer.Option(help="Where the line art is as on the shot's seed frame or latest keyframe, pull the condition back to that frame by this much (0: off, 1: fully).", min=0.0, max=1.0)] = 1.0,
     anchor_radius: Annotated[Optional[int], typer.Option("--anchor-radius", help="Pixels (at the work size) around a changed line that are not anchored (default: 1/32 of the work size).", min=0)] = None,
@@ -675,7 +675,7 @@ def train(
         base = None
         if init_from is not None:
             base = _fine_tuning_base(init_from)
-            shaped = {"--arch": arch, "--image-size": image_size, "--ngf": ngf, "--n-blocks": n_blocks, "--dilation": dilation,
+            shaped = {"--arch": arch, "--ngf": ngf, "--n-blocks": n_blocks, "--dilation": dilation,
                       "--condition": condition, "--copy-gate": copy_gate, "--no-previous": no_previous or None}
             given = [name for name, value in shaped.items() if value is not None]
             if given:
@@ -710,7 +710,7 @@ def train(
             unset = {"lr_g": lr_g, "lr_d": lr_d, "val_fraction": val_fraction, "checkpoint_every": checkpoint_every,
                      "sample_every": sample_every}
             schedule = {k: fine[k] for k, v in unset.items() if v is None}
-            config = _replace(config, model=base["config"].with_overrides(input=config.model.input),
+            config = _replace(config, model=base["config"].with_overrides(input=config.model.input, image_size=image_size),
                               init_from=base["init_from"], **schedule)
         target = run_dir or Path("runs") / _time.strftime("tcvc-%Y%m%d-%H%M%S")
         if (target / "config.json").exists():

@@ -63,7 +63,10 @@ class ColorizeOptions:
     upscale: Upscale = "bicubic"
     scene_detect: bool = True
     cut_threshold: float = 0.5
-    cut_reset: Literal["seed", "blank"] = "seed"
+    # After a cut: "seed" carries the seed frame into the new shot, "blank" lets the model paint
+    # the shot's first frame from its line art; "auto": blank for motion-compensated models
+    # (docs/training.md#fine-tuning), seed otherwise.
+    cut_reset: Literal["auto", "seed", "blank"] = "auto"
     feedback: bool = True  # False: every frame is conditioned on the seed (or blank)
     # Anchoring: where the line art within anchor_radius work pixels is as it was on the shot's
     # seed frame or latest keyframe, the condition moves this far (0-1) back to that frame.
@@ -80,8 +83,8 @@ class ColorizeOptions:
     def __post_init__(self) -> None:
         if self.upscale not in ("bicubic", "flat"):
             raise UsageError(f"unknown --upscale {self.upscale!r}", hint="use bicubic or flat")
-        if self.cut_reset not in ("seed", "blank"):
-            raise UsageError(f"unknown --cut-reset {self.cut_reset!r}", hint="use seed or blank")
+        if self.cut_reset not in ("auto", "seed", "blank"):
+            raise UsageError(f"unknown --cut-reset {self.cut_reset!r}", hint="use auto, seed or blank")
         if self.work_size is not None and self.work_size != 0 and self.work_size < 16:
             raise UsageError(f"--work-size {self.work_size} is too small", hint="use at least 16, or native")
         if self.segment_frames < 1:
@@ -634,6 +637,10 @@ class Colorizer:
                              hint="use --upscale bicubic")
         if options.from_color and self.config is None:
             raise UsageError("--from-color needs a model", hint="pass --model, or colour the line art itself")
+        if options.cut_reset == "blank" and self.config is None:
+            raise UsageError("--cut-reset blank needs a model: without one a new shot takes its colours from the seed "
+                             "frame or a keyframe", hint="pass --model, or a keyframe at the start of each shot")
+        self.cut_reset = options.cut_reset if options.cut_reset != "auto" else "blank" if self.carries_motion and loaded else "seed"
 
     @property
     def _model_work_size(self) -> int | None:
@@ -820,7 +827,7 @@ class Colorizer:
         start = out.done
         blank = torch.zeros(1, 3, work[1], work[0], device=self.device, dtype=self.dtype)
         reset = self._to_tensor(seed_work) if seed_work is not None else blank
-        cut_reset = reset if self.options.cut_reset == "seed" else blank
+        cut_reset = reset if self.cut_reset == "seed" else blank
         condition = torch.from_numpy(out.state).to(self.device, self.dtype) if out.state is not None else reset
         anchoring = self.options.feedback and self.options.anchor > 0
         radius = self.options.anchor_radius if self.options.anchor_radius is not None else max(1, round(min(work) / 32))
@@ -948,6 +955,18 @@ class Colorizer:
                     release(None, None)  # the next keyframe belongs to the new shot
                     result.cuts.append(item.index)
                     anchor, previous = seed_reference, None
+                    if painter is not None and self.cut_reset == "blank" and item.index not in keyframe_paths:
+                        # The model paints the shot's first frame from its line art alone, and
+                        # that frame anchors the shot until a keyframe arrives.
+                        ink = seed_reference.ink if seed_reference is not None else 1.0
+                        release(None, None)
+                        started = propagator.paint(item.line_full, painter, ink, small_line=item.line_work, field=item.field)
+                        anchor = previous = started.reference
+                        previous_index = item.index
+                        emit(item.index, started.colour)
+                        last_edges = item.edges
+                        save_state(item.index + 1)
+                        continue
                     if anchor is not None and not any(k >= item.index for k in later_keys):
                         log.warning("%s: frame %d starts a new shot without a keyframe; colours are carried from the "
                                     "seed frame", info.path, item.index)

@@ -24,7 +24,7 @@ from torch.utils.data import Dataset
 
 from . import media
 from .errors import InputError, TcvcError, TrainingError
-from .lineart import LineartParams, extract as lineart_of
+from .lineart import LineartParams, extract as lineart_of, gap_radius, line_regions
 from .motion import FlowField, LineMotion, line_field, occlusion_mask, warp
 from .sequence import frame_number
 from .shots import analysis_view, detector_for
@@ -186,6 +186,38 @@ def split_clips(clips: list[Clip], val_fraction: float) -> tuple[list[Clip], lis
 # the estimated motion for that motion to count as right at a pixel.
 MOTION_TOLERANCE = 0.05
 
+# A still (a frame alone in its shot: a corrected frame, say) has no previous frame. For
+# motion-compensated models it is shown, this often, as a frame half carried: its own colours
+# where motion would explain them, and the regions it would not left for the generator to paint
+# (the rest of the time the condition is blank, as at a shot start).
+STILL_PARTIAL = 0.75
+
+
+def partial_condition(colour: np.ndarray, line: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A still as colorize meets new content in a carried frame: (colours HxWx3, explained HxW bool).
+
+    Regions enclosed by the lines drop out, each with one chance drawn per sample (a quarter to
+    three quarters), except the large ones (backgrounds, which carried frames explain), and half
+    the time so does a band along one edge, as when a character walks into the picture. Dropped pixels, and the strokes around them, hold the colours of a wrong
+    guess (the frame shifted), as the motion's guess there would; the rest hold their own colours.
+    """
+    height, width = line.shape[:2]
+    count, labels = line_regions(line, gap_radius(width, height))
+    dropped_labels = rng.random(count) < rng.uniform(0.25, 0.75)
+    dropped_labels[0] = False  # the strokes go with the regions around them, below
+    dropped_labels[np.bincount(labels.ravel(), minlength=count) > 0.25 * height * width] = False
+    dropped = dropped_labels[labels]
+    if rng.random() < 0.5:
+        side, depth = int(rng.integers(4)), rng.uniform(0.1, 0.5)
+        band = max(1, round(depth * (width if side < 2 else height)))
+        edge = [np.s_[:, :band], np.s_[:, -band:], np.s_[:band, :], np.s_[-band:, :]][side]
+        dropped[edge] = True
+    reach = 2 * gap_radius(width, height) + 1
+    dropped = cv2.dilate(dropped.view(np.uint8), np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)).astype(bool)
+    shift = rng.integers(max(2, min(width, height) // 8), max(3, min(width, height) // 3) + 1, size=2) * rng.choice([-1, 1], 2)
+    guess = np.roll(colour, tuple(int(v) for v in shift), axis=(0, 1))
+    return np.where(dropped[..., None], guess, colour), ~dropped
+
 
 class SequenceDataset(Dataset):
     """(line art, previous colour, colour) samples; the previous frame is blank with probability p.
@@ -238,6 +270,7 @@ class SequenceDataset(Dataset):
                     current = frame
                 starts[frame] = current
             self.shot_starts.append(starts)
+        self.stills = [clip.shot_start & np.append(clip.shot_start[1:], True) for clip in clips]
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
@@ -282,6 +315,10 @@ class SequenceDataset(Dataset):
                   "target": target, "blank": torch.tensor(blank), "clip": torch.tensor(clip_index), "frame": torch.tensor(frame)}
         if self.line_motion:
             sample["flow"], sample["flow_valid"] = self.pair_motion(clip_index, frame, None if blank else source, window)
+            if self.train and self.stills[clip_index][frame] and rng.random() < STILL_PARTIAL:
+                colours, explained = partial_condition(np.asarray(clip.colour[frame][window]), np.asarray(clip.line[frame][window]), rng)
+                sample["previous"] = torch.from_numpy(colours).permute(2, 0, 1).float() / 255
+                sample["flow_valid"] = torch.from_numpy(explained.astype(np.float32))[None]
         if self.history:
             first = frame - self.history
             frames = range(first, frame)

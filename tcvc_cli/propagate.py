@@ -8,7 +8,9 @@ For each frame t:
 1. Where the motion from the anchor to t is consistent, the colour comes straight from the
    anchor (one resampling of the artist's frame, at full resolution: texture and fine lines
    survive the whole shot).
-2. Elsewhere, where the motion from the previous output is consistent, it comes from there.
+2. Elsewhere, where the motion from the previous output is consistent, it comes from there,
+   except, when a generator paints, in line-enclosed regions the anchor explains nowhere:
+   content new to the shot is painted again in every frame from all the generator sees now.
 3. What neither explains (newly visible content) is painted: by the generator when there is
    one, otherwise with the colour of the nearest explained pixel of its line-enclosed region.
 
@@ -217,6 +219,11 @@ class Propagator:
                 chained = followed & ~known & ~anchored
             else:
                 chained = followed & ~anchored
+        if painter is not None and chained.any():
+            # Content in a line-enclosed region that the anchor explains nowhere is new to the shot
+            # (a character walking in): the model paints it again in every frame from all it sees
+            # now, instead of carrying what it painted when only a sliver was in view.
+            chained &= ~self._new_regions(small_line, from_origin)
         explained = from_origin | chained
 
         # Carried colour at the flow size; where nothing explains a pixel, the motion's best guess.
@@ -242,6 +249,27 @@ class Propagator:
         reference = Reference(colour, media.resize(colour, self.flow_size, cv2.INTER_AREA), field, anchor.ink,
                               origin=origin, known=from_origin)
         return Carried(colour, confidence, reference)
+
+    def _new_regions(self, small_line: np.ndarray, from_anchor: np.ndarray) -> np.ndarray:
+        """The pixels of line-enclosed regions (small gaps closed) without one pixel explained by the anchor."""
+        count, labels = line_regions(small_line, gap_radius(*self.flow_size))
+        seen = np.bincount(labels[from_anchor], minlength=count) > 0
+        seen[0] = True  # the strokes themselves
+        return ~seen[labels]
+
+    def paint(self, line: np.ndarray, painter: Painter, ink: float, *, small_line: np.ndarray | None = None,
+              field: np.ndarray | None = None) -> Carried:
+        """Colour a frame from its line art alone (a shot with nothing to carry from): the
+        painter sees a blank condition with nothing explained. The result anchors what follows."""
+        small_line = self.small_line(line) if small_line is None else small_line
+        field = line_field(small_line) if field is None else field
+        nothing = np.zeros(self.flow_size[::-1], bool)
+        painted = painter(small_line, np.zeros((*self.flow_size[::-1], 3), np.uint8), nothing)
+        colour = draw_lines(self._upscale(painted, nothing), line, ink)
+        if self.flat:
+            colour = flat_fill(colour, line)
+        reference = Reference(colour, media.resize(colour, self.flow_size, cv2.INTER_AREA), field, ink)
+        return Carried(colour, np.full(self.flow_size[::-1], FROM_REGION, np.float32), reference)
 
     def _upscale(self, painted: np.ndarray, explained: np.ndarray) -> np.ndarray:
         if painted.shape[1::-1] == self.size:

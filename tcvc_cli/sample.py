@@ -124,9 +124,14 @@ def _draw_visitor(canvas: np.ndarray, shot: _Shot, steps: float, colour: bool, t
     robe = np.array([(cx - half, base_y), (cx + half, base_y), (cx, base_y - tall)], np.int32)
     cv2.fillPoly(canvas, [robe], VISITOR_ROBE if colour else WHITE)
     cv2.polylines(canvas, [robe], True, BLACK, thickness, cv2.LINE_8)
-    band_y = base_y - tall // 3
-    cv2.line(canvas, (cx - half * 2 // 3, band_y), (cx + half * 2 // 3, band_y), VISITOR_BAND if colour else BLACK,
-             max(2, s // 32))
+    # The band is painted gold and outlined in ink, as an artist draws it (a solid ink stroke in
+    # the line art would leave nothing to paint).
+    band_y, band_half = base_y - tall // 3, max(2, s // 32)
+    span = half * (band_y - (base_y - tall)) // tall  # the robe's half-width at the band
+    band = np.array([(cx - span, band_y - band_half), (cx + span, band_y - band_half),
+                     (cx + span, band_y + band_half), (cx - span, band_y + band_half)], np.int32)
+    cv2.fillPoly(canvas, [band], VISITOR_BAND if colour else WHITE)
+    cv2.polylines(canvas, [band], True, BLACK, thickness, cv2.LINE_8)
     face = (cx, base_y - tall - max(3, s // 14))
     cv2.circle(canvas, face, max(3, s // 14), VISITOR_FACE if colour else WHITE, -1, cv2.LINE_8)
     cv2.circle(canvas, face, max(3, s // 14), BLACK, thickness, cv2.LINE_8)

@@ -13,7 +13,8 @@ from torch import nn
 from tcvc_cli import media
 from tcvc_cli.checkpoint import LoadedModel, load_generator
 from tcvc_cli.colorize import ColorizeOptions, Colorizer, compose, work_dimensions
-from tcvc_cli.errors import InputError, Interrupted, OutputError
+from tcvc_cli.config import model_preset
+from tcvc_cli.errors import InputError, Interrupted, OutputError, UsageError
 from tcvc_cli.sample import render_clip, write_clip
 
 from .conftest import plain_tiny
@@ -103,6 +104,33 @@ def test_scene_cuts_are_found_and_reset_the_condition(cut_clip, tmp_path):
     blank, spy_blank = recording_colorizer(cut_reset="blank")
     blank.colorize(cut_clip[0], tmp_path / "blank", seed_frame=seed)
     assert torch.count_nonzero(spy_blank.conditions[12]) == 0
+
+
+class MotionRecordingGenerator(RecordingGenerator):
+    """A motion-compensated stand-in: the condition is colour plus the explained mask."""
+
+    def forward(self, line, previous):
+        self.conditions.append(previous.clone())
+        return (0.5 * previous[:, :3] + 0.5 * line.expand(-1, 3, -1, -1)).clamp(0, 1)
+
+
+def test_a_motion_model_paints_a_new_shot_from_its_line_art(cut_clip, tmp_path):
+    """After a cut the seed shows another shot: a motion-compensated model paints the shot's first
+    frame from a blank condition (the default) instead of taking the seed's colours."""
+    seed = tmp_path / "seed.png"
+    media.write_image(seed, cut_clip[1][0])
+
+    def blank_calls(**options):
+        spy = MotionRecordingGenerator()
+        loaded = LoadedModel(model=spy, config=model_preset("tiny"), path=None, extra={}, sha256="spy")
+        result = Colorizer(loaded, ColorizeOptions(**options)).colorize(cut_clip[0], tmp_path / f"out{len(options)}", seed_frame=seed)
+        assert result.cuts == [12]
+        return sum(not condition.any() for condition in spy.conditions)
+
+    assert blank_calls() == 1
+    assert blank_calls(cut_reset="seed") == 0
+    with pytest.raises(UsageError, match="needs a model"):
+        Colorizer(None, ColorizeOptions(cut_reset="blank"))
 
 
 def test_thin_moving_lines_at_a_small_work_size_are_not_cuts(tmp_path):

@@ -11,7 +11,7 @@ import torch
 from safetensors.torch import load_file
 
 from tcvc_cli import media
-from tcvc_cli.data import MixedBatches, load_clips
+from tcvc_cli.data import MixedBatches, SequenceDataset, load_clips
 from tcvc_cli.lineart import AUGMENTS, METHODS, LineartParams, extract
 from tcvc_cli.sample import render_clip, write_clip
 
@@ -65,6 +65,11 @@ def test_init_from_starts_from_the_given_weights_and_records_the_lineage(cli, co
 def test_init_from_keeps_the_architecture(cli, corrections, tiny_checkpoint, tmp_path):
     result = cli("train", corrections / "fixes", "--init-from", tiny_checkpoint, "--ngf", "32", "-o", tmp_path / "r", *FAST)
     assert result.exit_code == 2 and "--ngf" in result.stderr
+    # The training size is no part of the architecture: a fine-tune may train (and colour) at another.
+    sized = cli("train", corrections / "fixes", "--init-from", tiny_checkpoint, "--image-size", "48", "--max-steps", "1",
+                "-o", tmp_path / "s", *FAST)
+    assert sized.exit_code == 0, sized.stderr
+    assert json.loads((tmp_path / "s" / "config.json").read_text())["model"]["image_size"] == 48
 
 
 def test_replay_mixes_the_stated_fraction_into_every_batch(corrections, tiny_checkpoint, tmp_path):
@@ -112,6 +117,32 @@ def test_a_folder_of_single_corrected_frames_is_no_sequence(corrections, tmp_pat
     assert len(fixes) == 5 and fixes.shot_start.all()  # 1003, 1011 ...: no frame has its previous frame
     sequences = load_clips(corrections / "base", tmp_path / "cache", 64, LineartParams())
     assert all(not clip.shot_start[1:].any() for clip in sequences)  # 000000, 000001 ...: one shot each
+
+
+def test_a_still_is_shown_half_carried_to_motion_models(corrections, tmp_path):
+    """A corrected frame teaches painting what motion leaves unexplained: its condition holds its
+    own colours where marked explained and something else where not, and is not always blank."""
+    (fixes,) = load_clips(corrections / "fixes", tmp_path / "cache", 64, LineartParams())
+    (clip,) = load_clips(corrections / "base" / "clip1", tmp_path / "cache", 64, LineartParams())
+    stills = SequenceDataset([fixes], 64, train=True, seed=3, line_motion=True)
+    partial = blank = 0
+    for epoch in range(4):
+        for item in range(len(stills)):
+            sample = stills[item, epoch]
+            explained = sample["flow_valid"][0].bool()
+            if not explained.any():
+                blank += 1
+                assert not sample["previous"].any()
+                continue
+            partial += 1
+            assert 0 < explained.float().mean() < 1
+            same = (sample["previous"] == sample["target"]).all(0)
+            assert same[explained].all() and not same[~explained].all()
+    assert partial > blank > 0
+    # Frames of a sequence keep their own previous frames (or a blank one at the shot start).
+    frames = SequenceDataset([clip], 64, blank_probability=0.0, train=True, seed=3, line_motion=True)
+    assert not frames[0]["previous"].any() and not frames[0]["flow_valid"].any()
+    assert frames[4]["flow_valid"].mean() > 0.5 and not torch.equal(frames[4]["previous"], frames[4]["target"])
 
 
 def test_the_corrections_colour_the_episode_as_keyframes(cli, corrections, tmp_path):

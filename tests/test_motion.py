@@ -219,3 +219,36 @@ def test_train_condition_motion_makes_a_motion_model_that_colorize_recognises(cl
     refused = cli(*[tmp_path / "run2" if a == tmp_path / "run" else a for a in args[:-1]], "sideways")
     assert refused.exit_code == 2 and "condition" in refused.stderr
     assert not (tmp_path / "run2").exists()
+
+
+def test_content_new_to_the_shot_is_painted_again_in_every_frame():
+    """A shape walking in is painted by the model in each frame, not carried from its first
+    guess; the background the anchor explains is carried from the anchor."""
+    width, height = 160, 96
+
+    def frame(circle_x: int | None) -> np.ndarray:
+        line = np.full((height, width), 255, np.uint8)
+        cv2.rectangle(line, (10, 20), (60, 80), 0, 2)
+        if circle_x is not None:
+            cv2.circle(line, (circle_x, 50), 7, 0, 1)
+        return line
+
+    seed = np.full((height, width, 3), (200, 220, 240), np.uint8)
+    seed[22:79, 12:59] = (250, 160, 40)
+    propagator = Propagator((width, height), (width, height))
+    anchor = propagator.reference(seed, frame(None))
+    paints = iter([(255, 0, 0), (0, 255, 0)])
+
+    def painter(line, carried, explained):
+        painted = carried.copy()
+        painted[~explained] = next(paints)
+        return painted
+
+    first = propagator.carry(frame(140), anchor, anchor, painter)
+    second = propagator.carry(frame(134), anchor, first.reference, painter)
+    assert tuple(first.colour[50, 140]) == (255, 0, 0)
+    assert tuple(second.colour[50, 134]) == (0, 255, 0)  # painted again, not carried red
+    np.testing.assert_array_equal(second.colour[50, 35], (250, 160, 40))  # the rectangle, from the seed
+    # Without a model, the region fill carries the first colouring on.
+    filled = propagator.carry(frame(140), anchor, anchor)
+    assert tuple(propagator.carry(frame(134), anchor, filled.reference).colour[50, 134]) == tuple(filled.colour[50, 140])
