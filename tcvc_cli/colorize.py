@@ -940,6 +940,16 @@ class Colorizer:
                 emit(item.index, frame)
             held = []
 
+        def start_shot(item: _Prepared) -> None:
+            """The model paints a shot's first frame from its line art alone (nothing to carry from),
+            and that frame anchors the shot until a keyframe arrives."""
+            nonlocal anchor, previous, previous_index
+            ink = seed_reference.ink if seed_reference is not None else 1.0
+            started = propagator.paint(item.line_full, painter, ink, small_line=item.line_work, field=item.field)
+            anchor = previous = started.reference
+            previous_index = item.index
+            emit(item.index, started.colour)
+
         def save_state(done: int) -> None:
             nonlocal checkpointed
             segment = self.options.segment_frames
@@ -956,14 +966,7 @@ class Colorizer:
                     result.cuts.append(item.index)
                     anchor, previous = seed_reference, None
                     if painter is not None and self.cut_reset == "blank" and item.index not in keyframe_paths:
-                        # The model paints the shot's first frame from its line art alone, and
-                        # that frame anchors the shot until a keyframe arrives.
-                        ink = seed_reference.ink if seed_reference is not None else 1.0
-                        release(None, None)
-                        started = propagator.paint(item.line_full, painter, ink, small_line=item.line_work, field=item.field)
-                        anchor = previous = started.reference
-                        previous_index = item.index
-                        emit(item.index, started.colour)
+                        start_shot(item)
                         last_edges = item.edges
                         save_state(item.index + 1)
                         continue
@@ -987,10 +990,13 @@ class Colorizer:
                         held.append(item)
                     else:
                         carried = colour_forward(item)
-                        if carried is None:
+                        if carried is None and painter is not None:  # no seed frame: the model starts the shot
+                            start_shot(item)
+                        elif carried is None:
                             raise InputError(f"{info.path}: frame {item.index} has no coloured frame to take colours from",
                                              hint="pass --seed-frame, or a keyframe at or before the start of each shot")
-                        emit(item.index, carried.colour)
+                        else:
+                            emit(item.index, carried.colour)
                 last_edges = item.edges
                 if not held:
                     save_state(item.index + 1)

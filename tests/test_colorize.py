@@ -129,6 +129,12 @@ def test_a_motion_model_paints_a_new_shot_from_its_line_art(cut_clip, tmp_path):
 
     assert blank_calls() == 1
     assert blank_calls(cut_reset="seed") == 0
+    # Without any coloured frame the model starts each shot itself.
+    spy = MotionRecordingGenerator()
+    loaded = LoadedModel(model=spy, config=model_preset("tiny"), path=None, extra={}, sha256="spy")
+    result = Colorizer(loaded).colorize(cut_clip[0], tmp_path / "unseeded")
+    assert result.frames == 24 and len(list((tmp_path / "unseeded").glob("*.png"))) == 24
+    assert sum(not condition.any() for condition in spy.conditions) == 2  # frame 0 and the cut
     with pytest.raises(UsageError, match="needs a model"):
         Colorizer(None, ColorizeOptions(cut_reset="blank"))
 
