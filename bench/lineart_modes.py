@@ -79,11 +79,11 @@ def build(root: Path, frames: int) -> dict:
     return tests
 
 
-def train_mode(root: Path, label: str, params: LineartParams | None, steps: int, preset: str) -> tuple[Path, float]:
+def train_mode(root: Path, label: str, params: LineartParams | None, steps: int, preset: str, seed: int) -> tuple[Path, float]:
     run = root / f"run-{slug(label)}"
     options = dict(lineart_dir=str(root / "lineart")) if params is None else dict(input=params)
     config = train_preset(preset, data_dir=str(root / "data"), max_steps=steps, epochs=100_000, val_fraction=0.0,
-                          checkpoint_every=100_000, sample_every=100_000, checkpoint_epochs=False, workers=0, seed=1,
+                          checkpoint_every=100_000, sample_every=100_000, checkpoint_epochs=False, workers=0, seed=seed,
                           vgg_weights="random", lambda_content=0.0, lambda_style=0.0, **options)
     started = time.perf_counter()
     for _ in train(config, run):
@@ -126,22 +126,40 @@ def score_references(tests: dict, work: Path, frames: int) -> list[dict]:
     return [{"row": "repeat seed", **score_outputs(repeat, tests)}, {"row": "flow-warped seed", **score_outputs(warped, tests)}]
 
 
+def average_rows(rows: list[dict]) -> list[dict]:
+    """One row per name, in first-seen order: the mean of its scores over the runs that have it."""
+    groups: dict[str, list[dict]] = {}
+    for row in rows:
+        groups.setdefault(row["row"], []).append(row)
+    merged = []
+    for name, group in groups.items():
+        row = {"row": name, "runs": len(group)}
+        for key in ("psnr", "warp_error", "visitor_psnr"):
+            row[key] = sum(r[key] for r in group) / len(group)
+        row["per_clip_psnr"] = {clip: sum(r["per_clip_psnr"][clip] for r in group) / len(group) for clip in group[0]["per_clip_psnr"]}
+        merged.append(row)
+    return merged
+
+
 def write(results: dict, out: Path, note: str) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     rows = {r["row"]: r for r in results["rows"]}
-    canny = rows.get("canny (the paper)", {}).get("psnr")
-    upper = rows.get("true line art (upper bound)", {}).get("psnr")
     clips = list(results["clips"])
-    lines = ["| row | " + " | ".join(f"PSNR {c}" for c in clips) + " | mean PSNR | visitor PSNR | warping error | gap closed |",
-             "|---|" + "---|" * (len(clips) + 4)]
+
+    def closed(row: dict, key: str) -> str:
+        """The share of the gap from the Canny model to the upper bound that a mode covers."""
+        canny, upper = rows.get("canny (the paper)", {}).get(key), rows.get("true line art (upper bound)", {}).get(key)
+        if row["row"] not in MODES or row["row"] in ("canny (the paper)", "true line art (upper bound)") or canny is None or upper is None:
+            return "-"
+        return f"{(row[key] - canny) / (upper - canny) * 100:.0f}%" if upper - canny > 0.05 else "no gap to close"
+
+    lines = ["| row | " + " | ".join(f"PSNR {c}" for c in clips) + " | mean PSNR | visitor PSNR | warping error | gap closed "
+             "(PSNR) | gap closed (visitor) |", "|---|" + "---|" * (len(clips) + 5)]
     for row in results["rows"]:
-        trained = row["row"] in MODES and row["row"] not in ("canny (the paper)", "true line art (upper bound)")
-        closed = "-"
-        if trained and canny is not None and upper is not None:
-            closed = f"{(row['psnr'] - canny) / (upper - canny) * 100:.0f}%" if upper - canny > 0.05 else "no gap to close"
         per_clip = " | ".join(f"{row['per_clip_psnr'][c]:.2f}" for c in clips)
-        lines.append(f"| {row['row']} | {per_clip} | {row['psnr']:.2f} | {row['visitor_psnr']:.2f} | {row['warp_error']:.5f} | {closed} |")
+        lines.append(f"| {row['row']} | {per_clip} | {row['psnr']:.2f} | {row['visitor_psnr']:.2f} | {row['warp_error']:.5f} | "
+                     f"{closed(row, 'psnr')} | {closed(row, 'visitor_psnr')} |")
     publish_table(out, lines, note)
 
 
@@ -151,15 +169,15 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=40)
     parser.add_argument("--preset", default="tiny")
     parser.add_argument("--modes", help="';'-separated subset of: " + "; ".join(MODES))
-    parser.add_argument("--combine", type=Path, nargs="+", metavar="DIR", help="merge the results of runs made in parts")
+    parser.add_argument("--train-seed", type=int, default=1, help="seed of every model's training")
+    parser.add_argument("--combine", type=Path, nargs="+", metavar="DIR",
+                        help="merge the results of runs made in parts; rows that several runs share are averaged")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "lineart_modes")
     args = parser.parse_args()
     command = shlex.join(["python", "bench/lineart_modes.py", *sys.argv[1:]])
     if args.combine:
         parts = [json.loads((folder / "results.json").read_text()) for folder in args.combine]
-        rows, seen = [], set()
-        for part in parts:
-            rows += [row for row in part["rows"] if row["row"] not in seen and not seen.add(row["row"])]
+        rows = average_rows([row for part in parts for row in part["rows"]])
         notes = " ".join((folder / "results.md").read_text().strip().rsplit("\n", 1)[-1] for folder in args.combine)
         write({"rows": rows, "clips": parts[0]["clips"], "command": command}, args.out, f"Merged by `{command}` from: {notes}")
         return
@@ -169,9 +187,9 @@ def main() -> None:
     tests = build(work, args.frames)
     rows = [*score_references(tests, work, args.frames), {"row": "model-free colorize", **score(None, tests, work / "out-model-free")}]
     for label in chosen:
-        model, seconds = train_mode(work, label, MODES[label], args.steps, args.preset)
+        model, seconds = train_mode(work, label, MODES[label], args.steps, args.preset, args.train_seed)
         rows.append({"row": label, "train_seconds": seconds, **score(model, tests, work / f"out-{slug(label)}")})
-    note = (f"{args.preset} preset, {args.steps} steps per model, trained on {len(TRAIN_SEEDS)} sample clips of {args.frames} "
+    note = (f"{args.preset} preset, {args.steps} steps per model (training seed {args.train_seed}), trained on {len(TRAIN_SEEDS)} sample clips of {args.frames} "
             f"frames with the visitor; total {(time.perf_counter() - started) / 60:.1f} min on one CPU thread (`{command}`).")
     write({"rows": rows, "clips": list(tests), "command": command}, args.out, note)
 
