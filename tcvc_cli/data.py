@@ -198,8 +198,9 @@ def partial_condition(colour: np.ndarray, line: np.ndarray, rng: np.random.Gener
 
     Regions enclosed by the lines drop out, each with one chance drawn per sample (a quarter to
     three quarters), except the large ones (backgrounds, which carried frames explain), and half
-    the time so does a band along one edge, as when a character walks into the picture. Dropped pixels, and the strokes around them, hold the colours of a wrong
-    guess (the frame shifted), as the motion's guess there would; the rest hold their own colours.
+    the time so does a band along one edge, as when a character walks into the picture.
+    Dropped pixels, and the strokes around them, hold the colours of a wrong guess (the frame
+    shifted), as the motion's guess there would; the rest hold their own colours.
     """
     height, width = line.shape[:2]
     count, labels = line_regions(line, gap_radius(width, height))
