@@ -599,7 +599,7 @@ def train(
     no_previous: Annotated[bool, typer.Option("--no-previous", help="Never condition on a previous frame (ablation).")] = False,
     input_mode: Annotated[str, typer.Option("--input-mode", help="lineart or greyscale.")] = "lineart",
     lineart_mode: Annotated[Optional[str], typer.Option("--lineart-mode", help="How line art is drawn from the coloured frames: canny (the paper), xdog or thinned (docs/lineart.md). Default: canny; with --init-from, the base model's.")] = None,
-    lineart_augment: Annotated[Optional[str], typer.Option("--lineart-augment", help="Comma-separated augmentations of the drawn line art: width, gaps, details, paper, jpeg, scan.")] = None,
+    lineart_augment: Annotated[Optional[str], typer.Option("--lineart-augment", help="Comma-separated augmentations of the drawn line art: width, gaps, details, paper, jpeg, scan; or none. Default: all of them (they train the model that colours artists' line art best: docs/lineart.md); none with --lineart-dir; with --init-from, the base model's.")] = None,
     init_from: Annotated[Optional[str], typer.Option("--init-from", help="Fine-tune: start from this model (a run folder, a .safetensors file or hf:ORG/REPO[/FILE][@REV]). Its architecture is kept, the optimisers start fresh, and the fine-tuning schedule applies (docs/training.md#fine-tuning).")] = None,
     replay: Annotated[Optional[Path], typer.Option("--replay", help="Earlier training data mixed into every batch while fine-tuning, so the model keeps what it knew.")] = None,
     replay_fraction: Annotated[Optional[float], typer.Option("--replay-fraction", help="Share of each batch taken from --replay (default 0.25).", min=0.0, max=0.95)] = None,
@@ -642,12 +642,14 @@ def train(
     """Train a colorization model on coloured clips (the paper's adversarial training)."""
     import time as _time
 
-    from .lineart import LineartParams
+    from .lineart import TRAINING_AUGMENT, TRAINING_METHOD, LineartParams
     from .runtime import set_threads
     from .train import FINETUNE, FINETUNE_REPLAY_FRACTION, read_run_config, train as run_training, train_preset
 
     set_threads(threads)
-    augments = tuple(a.strip() for a in lineart_augment.split(",") if a.strip()) if lineart_augment else None
+    augments = None
+    if lineart_augment is not None:
+        augments = () if lineart_augment.strip() == "none" else tuple(a.strip() for a in lineart_augment.split(",") if a.strip())
     if replay is not None and not replay.is_dir():
         raise InputError(f"{replay}: the replay data folder does not exist")
     if replay_fraction is not None and replay is None:
@@ -680,8 +682,10 @@ def train(
             given = [name for name, value in shaped.items() if value is not None]
             if given:
                 raise UsageError(f"{given[0]} cannot change a model being fine-tuned", hint="--init-from keeps the model's architecture")
-        line_input = LineartParams(mode=modes[input_mode], sigma=sigma, low=low, high=high,
-                                   method=lineart_mode or "canny", augment=augments or (), seed=seed or 0)
+        # Drawn line art is augmented by default; artists' own (--lineart-dir) is taken as it is.
+        default_augment = () if lineart_dir is not None or modes[input_mode] == "greyscale" else TRAINING_AUGMENT
+        line_input = LineartParams(mode=modes[input_mode], sigma=sigma, low=low, high=high, method=lineart_mode or TRAINING_METHOD,
+                                   augment=augments if augments is not None else default_augment, seed=seed or 0)
         if base is not None and lineart_mode is None and augments is None and input_mode == "lineart":
             line_input = base["config"].input  # the base model's line art, unless told otherwise
         fine = dict(FINETUNE) if base is not None else {}

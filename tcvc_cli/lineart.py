@@ -42,6 +42,10 @@ from .errors import UsageError
 InputMode = Literal["lineart", "greyscale"]
 METHODS = ("canny", "xdog", "thinned")
 AUGMENTS = ("width", "gaps", "details", "paper", "jpeg", "scan")
+# What `tcvc train` draws from coloured frames unless told otherwise: Canny with every
+# augmentation. Over three training seeds of the line-art benchmark it beat plain Canny on
+# artists' line art in each (docs/lineart.md#which-mode-trains-best).
+TRAINING_METHOD, TRAINING_AUGMENT = "canny", AUGMENTS
 
 
 @dataclass(frozen=True)

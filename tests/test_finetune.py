@@ -203,3 +203,20 @@ def test_lineart_command_draws_each_mode_and_old_checkpoints_read_as_canny(cli, 
     assert [media.read_image(p).tobytes() for p in media.list_frames(tmp_path / "xdog")] == \
            [media.read_image(p).tobytes() for p in media.list_frames(tmp_path / "again")]
     assert LineartParams.from_json({"mode": "lineart", "sigma": 1.0, "low": 50.0, "high": 150.0}).method == "canny"
+
+
+def test_training_draws_augmented_canny_unless_told_otherwise(cli, corrections, tmp_path):
+    """The default line art of `tcvc train` is the measured best: Canny with every augmentation;
+    `none` turns them off, and artists' own line art is never augmented."""
+    one_step = ["--max-steps", "1", *FAST]
+
+    def drawn(name, *options):
+        result = cli("train", corrections / "base", "-o", tmp_path / name, *one_step, *options)
+        assert result.exit_code == 0, result.stderr
+        return json.loads((tmp_path / name / "config.json").read_text())["model"]["input"]
+
+    default = drawn("default")
+    assert default["method"] == "canny" and default["augment"] == list(AUGMENTS)
+    assert drawn("plain", "--lineart-augment", "none")["augment"] == []
+    assert drawn("xdog", "--lineart-mode", "xdog", "--lineart-augment", "gaps")["augment"] == ["gaps"]
+    assert drawn("own", "--lineart-dir", corrections / "base")["augment"] == []
