@@ -16,6 +16,7 @@ from tcvc_cli import media
 from tcvc_cli.checkpoint import load_generator
 from tcvc_cli.colorize import ColorizeOptions, Colorizer
 from tcvc_cli.lineart import LineartParams, extract
+from tcvc_cli.metrics import psnr_from_mse
 from tcvc_cli.sample import render_clip, write_clip
 from tcvc_cli.train import train, train_preset
 
@@ -86,3 +87,16 @@ def publish_table(out: Path, lines: list[str], note: str) -> None:
     text = "\n".join(lines) + f"\n\n{note}\n"
     (out / "results.md").write_text(text)
     print(text)
+
+
+def where_differs(frames: list[np.ndarray], without: list[np.ndarray]) -> np.ndarray:
+    """(N, H, W) bool: where each frame differs from the same frame rendered without something
+    (the sample's visitor, say): the pixels that something covers."""
+    return np.stack([np.any(a != b, axis=2) for a, b in zip(frames, without)])
+
+
+def psnr_where(prediction: Path, truth: Path, mask: np.ndarray) -> float:
+    """PSNR of a frame folder against the true one over the pixels of `mask` ((N, H, W) bool) alone."""
+    predicted = np.stack([media.read_image(p) for p in media.list_frames(prediction)])
+    true = np.stack([media.read_image(p) for p in media.list_frames(truth)])
+    return psnr_from_mse(float(np.mean((predicted[mask].astype(np.float64) - true[mask]) ** 2)))

@@ -43,7 +43,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import publish_table, slug  # noqa: E402
+from common import psnr_where, publish_table, slug, where_differs  # noqa: E402
 from motion import flow_warped_seed  # noqa: E402
 
 from tcvc_cli import media  # noqa: E402
@@ -87,7 +87,7 @@ def build(root: Path, frames: int) -> dict:
         mask = None
         if visitor is not None:  # where the visitor is: the frames differ from the same clip without it
             plain, _ = render_clip(seed=seed, frames=frames, size=SIZE, cut_at=options.get("cut_at"))
-            mask = np.stack([np.any(a != b, axis=2) for a, b in zip(colour, plain)])
+            mask = where_differs(colour, plain)
             np.save(root / "test" / f"{name}_mask.npy", mask)
         tests[name] = {"kind": kind, "truth": str(truth), "lines": str(line_path),
                        "seed": str(root / "test" / f"{name}_seed.png")}
@@ -152,11 +152,6 @@ def colour_all(model: Path | None, tests: dict, out: Path, **options) -> dict[st
             for name, t in tests.items()}
 
 
-def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return 10 * np.log10(255.0 ** 2 / max(mse, 1e-10))
-
-
 def score(outputs: dict[str, Path], tests: dict, root: Path) -> dict:
     old, new, visitor = [], [], []
     for name, output in outputs.items():
@@ -164,10 +159,7 @@ def score(outputs: dict[str, Path], tests: dict, root: Path) -> dict:
         result = evaluate([output], truth, options=EvaluateOptions(fid="off", scene_detect=False))
         (old if tests[name]["kind"] == "old" else new).append(result["predictions"][0]["psnr"])
         if tests[name]["kind"] == "new":
-            mask = np.load(root / "test" / f"{name}_mask.npy")
-            predicted = np.stack([media.read_image(p) for p in media.list_frames(output)])
-            true = np.stack([media.read_image(p) for p in media.list_frames(truth)])
-            visitor.append(_psnr(predicted[mask], true[mask]))
+            visitor.append(psnr_where(output, truth, np.load(root / "test" / f"{name}_mask.npy")))
     return {"visitor_psnr": float(np.mean(visitor)) if visitor else None, "new_clip_psnr": float(np.mean(new)),
             "old_clip_psnr": float(np.mean(old))}
 

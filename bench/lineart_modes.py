@@ -34,7 +34,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import publish_table, slug  # noqa: E402
+from common import psnr_where, publish_table, slug, where_differs  # noqa: E402
 
 from tcvc_cli import media  # noqa: E402
 from tcvc_cli.checkpoint import load_generator  # noqa: E402
@@ -75,7 +75,7 @@ def build(root: Path, frames: int) -> dict:
                        "lines": write_clip(root / "test" / f"{key}_lineart", lines), "seed": root / "test" / f"{key}_seed.png",
                        "mask": root / "test" / f"{key}_visitor.npy"}
         media.write_image(tests[name]["seed"], colour[0])
-        np.save(tests[name]["mask"], np.stack([np.any(a != b, axis=2) for a, b in zip(colour, plain)]))
+        np.save(tests[name]["mask"], where_differs(colour, plain))
     return tests
 
 
@@ -91,21 +91,13 @@ def train_mode(root: Path, label: str, params: LineartParams | None, steps: int,
     return run / "generator-latest.safetensors", time.perf_counter() - started
 
 
-def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return 10 * np.log10(255.0 ** 2 / max(mse, 1e-10))
-
-
 def score_outputs(outputs: dict[str, Path], tests: dict) -> dict:
     psnr, warp, visitor = [], [], []
     for name, test in tests.items():
         result = evaluate([outputs[name]], test["truth"], options=EvaluateOptions(fid="off", scene_detect=False))
         psnr.append(result["predictions"][0]["psnr"])
         warp.append(result["predictions"][0]["warp_error"])
-        mask = np.load(test["mask"])
-        predicted = np.stack([media.read_image(p) for p in media.list_frames(outputs[name])])
-        true = np.stack([media.read_image(p) for p in media.list_frames(test["truth"])])
-        visitor.append(_psnr(predicted[mask], true[mask]))
+        visitor.append(psnr_where(outputs[name], test["truth"], np.load(test["mask"])))
     return {"psnr": sum(psnr) / len(psnr), "warp_error": sum(warp) / len(warp), "visitor_psnr": sum(visitor) / len(visitor),
             "per_clip_psnr": dict(zip(tests, psnr))}
 
