@@ -93,11 +93,26 @@ def main_options(
     state.quiet = quiet
     level = logging.ERROR if quiet else logging.INFO if verbose else logging.WARNING
     log.handlers.clear()
-    handler = RichHandler(console=err_console, show_time=False, show_path=False, markup=False)
-    handler.setFormatter(logging.Formatter("%(message)s"))
+    if err_console.is_terminal:
+        handler: logging.Handler = RichHandler(console=err_console, show_time=False, show_path=False, markup=False)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+    else:  # a log file or a pipe: one message per line, unpadded, whatever the width (grep-able)
+        handler = _LineHandler()
     log.addHandler(handler)
     log.setLevel(level)
     log.propagate = False
+
+
+class _LineHandler(logging.Handler):
+    """Log records as `warning: message` lines on the current stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = " ".join(record.getMessage().splitlines())
+            sys.stderr.write(f"{record.levelname.lower()}: {message}\n")
+            sys.stderr.flush()
+        except Exception:  # noqa: BLE001 - logging must never break the command
+            self.handleError(record)
 
 
 def _print_error(error: TcvcError) -> None:

@@ -27,7 +27,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -42,11 +42,12 @@ from .errors import InputError, OutputError, UsageError, interruption
 from .editorial import Shot, read_shots
 from .layers import LAYERS, split
 from .lineart import extract as lineart_of, to_grey
-from .motion import LineMotion, line_field
-from .propagate import FLOW_SHORT_SIDE, Carried, Propagator, Reference, blend, flat_fill, flow_dimensions
+from .motion import FlowField, line_guide
+from .propagate import (FLOW_SHORT_SIDE, FROM_ANCHOR, FROM_PREVIOUS, AnchorFrame, Carried, Propagator, Track, blend, flat_fill,
+                        flow_dimensions, ink_strength)
 from .runtime import prepare_for_inference, select_device
 from .images import WRITABLE_IMAGE_EXTENSIONS
-from .sequence import frame_number, is_pattern
+from .sequence import frame_number, is_pattern, number_ranges
 from .shots import analysis_view, detector_for
 
 log = logging.getLogger("tcvc")
@@ -468,10 +469,10 @@ class _Prepared:
     line_work: np.ndarray  # uint8 hxw at work size
     edges: np.ndarray | None
     is_cut: bool
-    # Motion-carried colouring: the line art's distance field at the work size, and the motion
-    # from the frame before (flow, consistent), both worked out ahead in the reader thread.
-    field: np.ndarray | None = None
-    from_before: tuple[np.ndarray, np.ndarray] | None = None
+    # Motion-carried colouring: the line art's guide at the flow size, and the flow from this
+    # frame to the frame before, both worked out ahead in the reader thread.
+    guide: np.ndarray | None = None
+    step: np.ndarray | None = None
 
 
 @dataclass
@@ -492,6 +493,9 @@ class ColorizeResult:
     resumed_from: int = 0
     device: str = "cpu"
     colouring: str = "model"  # model, motion-compensated model, or model-free
+    # Motion-carried colouring, per frame coloured in this run: the shares of pixels carried from
+    # the artist's frame (anchor), from the previous output (previous) and guessed or painted.
+    confidence: list[dict] = field(default_factory=list)
 
     @property
     def fps(self) -> float:
@@ -751,6 +755,9 @@ class Colorizer:
         # Reported in the input's own frame numbers (a video's are its indices).
         result.cuts = [numbers[index] for index in result.cuts]
         result.keyframes_used = [numbers[index] for index in result.keyframes_used]
+        for shares in result.confidence:
+            shares["frame"] = numbers[shares["frame"]]
+        _warn_unexplained(source_path, result)
         return result
 
     def _read(self, source: media.FrameSource, start: int, previous_edges: np.ndarray | None, detector: Any,
@@ -762,16 +769,16 @@ class Colorizer:
         info = source.info
         grey = not self.options.from_color
         # Motion-carried colouring with feedback also needs the motion from the frame before.
-        motion = LineMotion() if self.carries_motion and self.options.feedback else None
-        field_before = None
+        flow = FlowField() if self.carries_motion and self.options.feedback else None
+        guide_before = None
         for index, frame in enumerate(source):
             if stop.is_set():
                 return
             if index < start - 1:
                 continue  # already in completed segments
             frame, alpha = media.split_alpha(frame, grey)
-            if index == start - 1:  # the frame before a resumed run's first: its field only
-                field_before = line_field(media.resize(self._line_of(frame), work, cv2.INTER_AREA)) if motion else None
+            if index == start - 1:  # the frame before a resumed run's first: its guide only
+                guide_before = line_guide(media.resize(self._line_of(frame), work, cv2.INTER_AREA)) if flow else None
                 continue
             if index == start and frame.ndim == 3 and not self.options.from_color and _looks_coloured(frame):
                 log.warning("%s looks like colour footage; pass --from-color to derive line art from it", info.path)
@@ -791,10 +798,10 @@ class Colorizer:
             previous_edges = edges
             prepared = _Prepared(index, line_full, line_work, edges, is_cut)
             if self.carries_motion:
-                prepared.field = line_field(line_work)
-                if motion is not None and field_before is not None:
-                    prepared.from_before = motion.between(prepared.field, field_before)
-                field_before = prepared.field
+                prepared.guide = line_guide(line_work)
+                if flow is not None and guide_before is not None and guide_before.shape == prepared.guide.shape:
+                    prepared.step = flow(prepared.guide, guide_before)
+                guide_before = prepared.guide
             _put(prepared_q, prepared, stop)
         _put(prepared_q, _END, stop)
 
@@ -872,11 +879,12 @@ class Colorizer:
     def _run_motion(self, source: media.FrameSource, out: ResumableOutput, seed: np.ndarray | None,
                     keyframe_paths: dict[int, Path], work: tuple[int, int], result: ColorizeResult,
                     progress: Progress | None, cuts: set[int] | None = None) -> None:
-        """Colours carried along the line art's motion, painted where it explains nothing: by the
-        motion-compensated model when there is one, by region fill otherwise (propagate.py).
+        """Colours carried along the line art's motion from the shot's anchor, painted where it
+        explains nothing by the motion-compensated model when there is one (propagate.py).
 
-        Between the shot's anchor and a later keyframe, frames are held until the keyframe
-        arrives, coloured forwards and backwards, and blended (`both_ways`).
+        The seed frame and keyframes are written as the artist gave them. Between the shot's
+        anchor and a later keyframe, frames are held until the keyframe arrives, coloured
+        forwards and backwards, and blended (`both_ways`).
         """
         info = source.info
         total = info.frame_count
@@ -890,9 +898,9 @@ class Colorizer:
         pipeline = _Pipeline(self, source, out, motion_size, progress, cuts)
 
         saved = out.saved
-        anchor = _restore_reference(saved, "carried_anchor")
-        previous = _restore_reference(saved, "carried_previous")
-        seed_reference = _restore_reference(saved, "carried_seed")
+        anchor, seed_anchor = _restore_state(saved, "carried_anchor", AnchorFrame), _restore_state(saved, "carried_seed", AnchorFrame)
+        previous = _restore_state(saved, "carried_previous", Track)
+        seed_ink = float(saved["seed_ink_strength"]) if "seed_ink_strength" in saved else 1.0
         later_keys = sorted(keyframe_paths)
         held: list[_Prepared] = []  # frames waiting for a later keyframe
         previous_index = start - 1  # the frame `previous` colours
@@ -901,61 +909,68 @@ class Colorizer:
         if progress and start:
             progress(start, total)
 
-        def emit(index: int, frame: np.ndarray) -> None:
+        def emit(index: int, frame: np.ndarray, carried_share: float = 1.0, previous_share: float = 0.0) -> None:
+            result.confidence.append({"frame": index, "anchor": round(carried_share, 4),
+                                      "previous": round(previous_share, 4),
+                                      "guessed": round(max(0.0, 1.0 - carried_share - previous_share), 4)})
             pipeline.send((index, frame))
+
+        def emit_carried(index: int, carried: Carried) -> None:
+            emit(index, carried.colour, carried.carried_share, float((carried.confidence == FROM_PREVIOUS).mean()))
 
         def colour_forward(item: _Prepared) -> Carried | None:
             nonlocal previous, previous_index
             if anchor is None:
                 return None
-            # The reader measured the motion from the frame before: it is the previous output's
-            # motion whenever the previous output is that frame's colouring.
-            known = item.from_before if previous is not None and previous_index == item.index - 1 else None
+            # The reader measured the flow to the frame before: it is the previous output's
+            # whenever the previous output is that frame's colouring.
+            follows = previous is not None and previous_index == item.index - 1 and self.options.feedback
             carried = propagator.carry(item.line_full, anchor, previous if self.options.feedback else None, painter,
-                                       small_line=item.line_work, field=item.field, from_previous=known)
+                                       small_line=item.line_work, guide=item.guide, step=item.step if follows else None)
             previous_index = item.index
-            previous = carried.reference
+            previous = carried.track
             return carried
 
-        def release(keyframe: Reference | None, keyframe_index: int | None) -> None:
+        def release(keyframe: AnchorFrame | None, keyframe_index: int | None) -> None:
             """Colour the held frames: forwards, and backwards from the keyframe that ends them."""
             nonlocal held
             forward = [colour_forward(item) for item in held]
             backward: list[Carried | None] = [None] * len(held)
             if keyframe is not None and self.options.both_ways:
-                later = keyframe
+                later = propagator.start(keyframe)
                 for position in range(len(held) - 1, -1, -1):
                     carried = propagator.carry(held[position].line_full, keyframe, later if self.options.feedback else None,
-                                               painter, small_line=held[position].line_work, field=held[position].field)
-                    backward[position], later = carried, carried.reference
+                                               painter, small_line=held[position].line_work, guide=held[position].guide)
+                    backward[position], later = carried, carried.track
             first = held[0].index - 1 if held else 0
             for item, ahead, behind in zip(held, forward, backward):
                 if ahead is not None and behind is not None:
                     frame = blend(ahead, behind, (item.index - first) / max(1, keyframe_index - first))
+                    either = np.maximum(ahead.confidence, behind.confidence)
+                    emit(item.index, frame, float((either >= FROM_ANCHOR).mean()),
+                         float((either == FROM_PREVIOUS).mean()))
                 elif ahead is not None or behind is not None:
-                    frame = (ahead or behind).colour
+                    emit_carried(item.index, ahead or behind)
                 else:
                     raise InputError(f"{info.path}: frame {item.index} has no coloured frame to take colours from",
                                      hint="pass --seed-frame, or a keyframe at or before the start of each shot")
-                emit(item.index, frame)
             held = []
 
         def start_shot(item: _Prepared) -> None:
             """The model paints a shot's first frame from its line art alone (nothing to carry from),
             and that frame anchors the shot until a keyframe arrives."""
             nonlocal anchor, previous, previous_index
-            ink = seed_reference.ink if seed_reference is not None else 1.0
-            started = propagator.paint(item.line_full, painter, ink, small_line=item.line_work, field=item.field)
-            anchor = previous = started.reference
-            previous_index = item.index
-            emit(item.index, started.colour)
+            colour = propagator.paint(item.line_full, painter, seed_ink, small_line=item.line_work)
+            anchor = propagator.anchor(colour, item.line_full, item.guide)
+            previous, previous_index = propagator.start(anchor), item.index
+            emit(item.index, colour, 0.0, 0.0)
 
         def save_state(done: int) -> None:
             nonlocal checkpointed
             segment = self.options.segment_frames
             if done // segment > checkpointed // segment or done == total:
-                extra = {**_save_reference(anchor, "carried_anchor"), **_save_reference(previous, "carried_previous"),
-                         **_save_reference(seed_reference, "carried_seed")}
+                extra = {**_save_state(anchor, "carried_anchor"), **_save_state(seed_anchor, "carried_seed"),
+                         **_save_state(previous, "carried_previous"), "seed_ink_strength": np.array(seed_ink)}
                 pipeline.send(("checkpoint", None, last_edges, None, extra))
                 checkpointed = done
 
@@ -964,7 +979,7 @@ class Colorizer:
                 if item.is_cut:
                     release(None, None)  # the next keyframe belongs to the new shot
                     result.cuts.append(item.index)
-                    anchor, previous = seed_reference, None
+                    anchor, previous = seed_anchor, None
                     if painter is not None and self.cut_reset == "blank" and item.index not in keyframe_paths:
                         start_shot(item)
                         last_edges = item.edges
@@ -973,17 +988,20 @@ class Colorizer:
                     if anchor is not None and not any(k >= item.index for k in later_keys):
                         log.warning("%s: frame %d starts a new shot without a keyframe; colours are carried from the "
                                     "seed frame", info.path, item.index)
-                if item.index == 0 and seed is not None:
-                    seed_reference = propagator.reference(seed, item.line_full)
-                    anchor = seed_reference
+                artist = None  # the artist's own colouring of this frame, written as given
                 if item.index in keyframe_paths:
-                    keyframe = load_reference(keyframe_paths[item.index], size, "keyframe")
+                    artist = load_reference(keyframe_paths[item.index], size, "keyframe")
                     result.keyframes_used.append(item.index)
-                    reference = propagator.reference(keyframe, item.line_full)
-                    release(reference, item.index)
-                    anchor = previous = reference
-                    previous_index = item.index
-                    emit(item.index, keyframe)
+                elif item.index == 0 and seed is not None:
+                    artist = seed
+                if artist is not None:
+                    reference = propagator.anchor(artist, item.line_full, item.guide)
+                    if item.index == 0 and seed is not None:
+                        seed_anchor, seed_ink = propagator.anchor(seed, item.line_full, item.guide), ink_strength(seed, item.line_full)
+                    if item.index in keyframe_paths:
+                        release(reference, item.index)
+                    anchor, previous, previous_index = reference, propagator.start(reference), item.index
+                    emit(item.index, artist)
                 else:
                     upcoming = next((k for k in later_keys if k > item.index), None)
                     if upcoming is not None and (self.options.both_ways or anchor is None):
@@ -996,7 +1014,7 @@ class Colorizer:
                             raise InputError(f"{info.path}: frame {item.index} has no coloured frame to take colours from",
                                              hint="pass --seed-frame, or a keyframe at or before the start of each shot")
                         else:
-                            emit(item.index, carried.colour)
+                            emit_carried(item.index, carried)
                 last_edges = item.edges
                 if not held:
                     save_state(item.index + 1)
@@ -1022,21 +1040,38 @@ class Colorizer:
         return paint
 
 
-def _save_reference(reference: Reference | None, name: str) -> dict[str, np.ndarray]:
-    if reference is None:
+def _save_state(thing: AnchorFrame | Track | None, name: str) -> dict[str, np.ndarray]:
+    """An anchor or a track as arrays for the resumable state (state.npz)."""
+    if thing is None:
         return {}
-    saved = {f"{name}_colour": reference.colour, f"{name}_small": reference.small, f"{name}_field": reference.field,
-             f"{name}_ink": np.array(reference.ink)}
-    if reference.origin is not None:
-        saved[f"{name}_origin"], saved[f"{name}_known"] = reference.origin, reference.known
-    return saved
+    return {f"{name}_{part.name}": getattr(thing, part.name) for part in fields(thing)}
 
 
-def _restore_reference(saved: dict[str, np.ndarray], name: str) -> Reference | None:
-    if f"{name}_colour" not in saved:
+def _restore_state(saved: dict[str, np.ndarray], name: str, kind: type) -> Any:
+    names = [part.name for part in fields(kind)]
+    if not all(f"{name}_{part}" in saved for part in names):
         return None
-    return Reference(saved[f"{name}_colour"], saved[f"{name}_small"], saved[f"{name}_field"], float(saved[f"{name}_ink"]),
-                     origin=saved.get(f"{name}_origin"), known=saved.get(f"{name}_known"))
+    return kind(*(saved[f"{name}_{part}"] for part in names))
+
+
+# A carried frame with less than this share of its pixels carried from an artist's frame (the
+# seed or a keyframe) is named in a warning: much of it was guessed or painted.
+LOW_CARRIED = 0.75
+
+
+def _warn_unexplained(path: Path, result: ColorizeResult) -> None:
+    """One warning line per shot whose frames the motion explains poorly, naming them and the
+    frame to paint as a keyframe (the least explained one)."""
+    for shot in result.shot_ranges:
+        low = [shares for shares in result.confidence
+               if shot["first_frame"] <= shares["frame"] <= shot["last_frame"] and shares["anchor"] < LOW_CARRIED]
+        if not low:
+            continue
+        worst = min(low, key=lambda shares: shares["anchor"])
+        log.warning("%s: %s: less than %d%% of the pixels of frame%s %s came from an artist's frame (frame %d: %d%%); "
+                    "paint frame %d as a keyframe (--keyframes)", path, shot["name"], round(LOW_CARRIED * 100),
+                    "s" if len(low) > 1 else "", number_ranges([shares["frame"] for shares in low]), worst["frame"],
+                    round(worst["anchor"] * 100), worst["frame"])
 
 
 def _looks_coloured(frame: np.ndarray) -> bool:

@@ -25,7 +25,7 @@ from torch.utils.data import Dataset
 from . import media
 from .errors import InputError, TcvcError, TrainingError
 from .lineart import LineartParams, extract as lineart_of, gap_radius, line_regions
-from .motion import FlowField, LineMotion, line_field, occlusion_mask, warp
+from .motion import FlowField, LineMotion, occlusion_mask, warp
 from .sequence import frame_number
 from .shots import analysis_view, detector_for
 
@@ -352,8 +352,7 @@ class SequenceDataset(Dataset):
             clip = self.clips[clip_index]
             if len(self._pair_cache) > 4096:
                 self._pair_cache.clear()
-            self._pair_cache[key] = self._line_motion.between(line_field(np.asarray(clip.line[frame])),
-                                                              line_field(np.asarray(clip.line[source])))
+            self._pair_cache[key] = self._line_motion.between(np.asarray(clip.line[frame]), np.asarray(clip.line[source]))
         flow, consistent = self._pair_cache[key]
         return (torch.from_numpy(np.ascontiguousarray(flow[window])).permute(2, 0, 1),
                 torch.from_numpy(consistent[window].astype(np.float32))[None])

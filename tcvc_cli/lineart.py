@@ -234,6 +234,11 @@ def line_regions(line: np.ndarray, close_gaps: int = 0) -> tuple[int, np.ndarray
     return count, labels
 
 
+def frame_regions(line: np.ndarray) -> tuple[int, np.ndarray]:
+    """line_regions() with the gaps gap_radius() closes at this line art's size."""
+    return line_regions(line, gap_radius(line.shape[1], line.shape[0]))
+
+
 def nearest_of(seeds: np.ndarray) -> np.ndarray:
     """For every pixel, the flat index of the nearest True pixel of `seeds` (HxW bool, some True)."""
     positions = np.flatnonzero(seeds)

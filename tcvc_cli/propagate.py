@@ -1,22 +1,27 @@
-"""Colours carried along the motion of the line art: from the shot's anchor (the seed frame or
-the latest keyframe), from the previous output, and into regions that neither explains.
+"""Colours carried from an artist's frame (the seed or a keyframe: the shot's anchor) along the
+motion of the line art.
 
 This is the model-free colouring (`tcvc colorize` without `--model`) and the first half of
 motion-compensated model colouring, where a generator paints what the motion does not explain.
 For each frame t:
 
-1. Where the motion from the anchor to t is consistent, the colour comes straight from the
-   anchor (one resampling of the artist's frame, at full resolution: texture and fine lines
-   survive the whole shot).
-2. Elsewhere, where the motion from the previous output is consistent, it comes from there,
-   except, when a generator paints, in line-enclosed regions the anchor explains nowhere:
-   content new to the shot is painted again in every frame from all the generator sees now.
-3. What neither explains (newly visible content) is painted: by the generator when there is
-   one, otherwise with the colour of the nearest explained pixel of its line-enclosed region.
+1. **Where each pixel lies in the anchor.** Two estimates: the previous frame's positions moved
+   along the short step from t-1 to t and then refined by a flow against the anchor itself (a
+   chain that follows large motion and camera moves without drifting), and the flow straight
+   from the anchor (which finds again what passed behind something and came back). Each
+   line-enclosed region of t takes the estimate whose carried line art matches its own better,
+   as a whole: regions, not pixels, so nothing tears.
+2. **Paint and ink apart.** The anchor is split once into its paint (fills continued under the
+   strokes) and its ink (the colour of its strokes, continued outward). Frame t takes both from
+   the anchor at each pixel's position and lays the ink over the paint through its *own* line
+   art: strokes are exactly where t's line art draws them, in the colour the artist gave them.
+   Line art derived from the colour (Canny on rendered footage) has no ink in the colour frame,
+   so its "ink" is the paint itself, and no dark lines appear.
+3. **What the motion does not explain** (new content, what entered the frame) keeps the
+   motion's best guess without a model; with one, the generator paints it.
 
-Flow is computed at a small flow size and applied at full resolution; the full-resolution
-line art of t is drawn over the result as dark as the anchor shows its own lines to be.
-Nothing here reads files, prints or keeps state beyond what the caller hands back in.
+Colours are always sampled from the artist's frame, once, at full resolution: never a copy of
+a copy. Nothing here reads files, prints or keeps state beyond what the caller hands back in.
 """
 
 from __future__ import annotations
@@ -30,13 +35,21 @@ import numpy as np
 
 from . import media
 from .lineart import gap_radius, line_regions, nearest_of, to_grey
-from .motion import LineMotion, line_field
+from .lineart import frame_regions
+from .motion import FlowField, explained as explained_by, guide_residual, inside, line_guide
+from .regions import match_regions, smooth_region_fill
 
 # Confidence of a carried colour by where it came from; the two passes around a later keyframe
 # are blended with these weights (times their closeness in time).
-FROM_ANCHOR, FROM_PREVIOUS, FROM_REGION = 1.0, 0.5, 0.1
-# Default flow size: short side in pixels (the source's own when smaller).
-FLOW_SHORT_SIDE = 270
+FROM_ANCHOR, FROM_PREVIOUS, GUESSED = 1.0, 0.5, 0.1
+# Default flow size: short side in pixels (the source's own when smaller). On the real-line-art
+# clips 270 pixels cost 0.3 to 0.9 dB against their own 360-526; 480 costs nothing there and
+# keeps 1080p above 5 frames/s on two cores, where 540 does not (docs/motion.md).
+FLOW_SHORT_SIDE = 480
+# A stroke pixel of line art (grey below this) and the anti-aliased rim around it, this many
+# pixels wide, take ink; everything else is paint.
+STROKE = 128
+STROKE_RIM = 1
 
 # A painter fills the pixels motion does not explain: (line art at flow size, carried colour at
 # flow size, explained mask) -> colour at flow size (uint8 RGB).
@@ -44,17 +57,26 @@ Painter = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
 
 @dataclass(frozen=True)
-class Reference:
-    """A coloured frame that later frames take colours from."""
+class AnchorFrame:
+    """An artist's coloured frame, ready to lend its colours to the frames around it."""
 
-    colour: np.ndarray  # uint8 RGB at source resolution
+    colour: np.ndarray  # uint8 RGB at source resolution, as the artist painted it
+    paint: np.ndarray  # uint8 RGB: the fills, continued under the strokes
+    ink: np.ndarray  # uint8 RGB: the strokes' colour, continued outward
     small: np.ndarray  # uint8 RGB at flow size
-    field: np.ndarray  # distance field of its line art at flow size
-    ink: float  # 0-1: how dark this frame's colouring draws its own lines
-    # For frames coloured by propagation: where each pixel lies in the shot's anchor (flow-size
-    # pixels, (h, w, 2)), valid where `known`.
-    origin: np.ndarray | None = None
-    known: np.ndarray | None = None
+    small_paint: np.ndarray  # uint8 RGB: the paint at flow size
+    guide: np.ndarray  # its line art's guide at flow size (motion.line_guide)
+
+
+@dataclass(frozen=True)
+class Track:
+    """A coloured frame as the next frame's starting point: where its pixels lie in the anchor."""
+
+    origin: np.ndarray  # (h, w, 2) float32 flow-size positions in the anchor
+    guide: np.ndarray  # its line art's guide at flow size
+    colour: np.ndarray  # uint8 RGB at source resolution (what the painter painted is carried from here)
+    small: np.ndarray  # uint8 RGB at flow size
+    painted: np.ndarray  # bool at flow size: colour from the painter, not the anchor
 
 
 @dataclass
@@ -62,8 +84,14 @@ class Carried:
     """One frame coloured by propagation."""
 
     colour: np.ndarray  # uint8 RGB at source resolution
-    confidence: np.ndarray  # float32 at flow size: FROM_ANCHOR / FROM_PREVIOUS / FROM_REGION per pixel
-    reference: Reference  # this frame as the next frame's previous reference
+    confidence: np.ndarray  # float32 at flow size: FROM_ANCHOR / FROM_PREVIOUS / GUESSED per pixel
+    track: Track  # this frame as the next frame's starting point
+    residual: np.ndarray | None = None  # float32 at flow size: how far the carried line art is from the frame's own
+
+    @property
+    def carried_share(self) -> float:
+        """The share of pixels whose colour the motion carried straight from the anchor."""
+        return float((self.confidence >= FROM_ANCHOR).mean())
 
 
 def flow_dimensions(width: int, height: int, short_side: int | None = None) -> tuple[int, int]:
@@ -72,12 +100,53 @@ def flow_dimensions(width: int, height: int, short_side: int | None = None) -> t
     return max(8, round(width * scale)), max(8, round(height * scale))
 
 
+def stroke_alpha(line: np.ndarray) -> np.ndarray:
+    """How much of each pixel is ink (float32 HxW, 0-1): the line art's darkness on its strokes
+    and their anti-aliased rim, 0 on paper (so grey shading in scanned line art stays paint)."""
+    grey = to_grey(line)
+    strokes = (grey < STROKE).view(np.uint8)
+    if STROKE_RIM:
+        strokes = cv2.dilate(strokes, np.ones((2 * STROKE_RIM + 1,) * 2, np.uint8))
+    alpha = (255.0 - grey.astype(np.float32)) * (1.0 / 255.0)
+    alpha[strokes == 0] = 0.0
+    return alpha
+
+
+def separate(colour: np.ndarray, line: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(paint, ink) of a coloured frame and its line art, both uint8 RGB at its size.
+
+    Paint continues every fill under the strokes (each stroke pixel takes its nearest unlined
+    pixel's colour); ink is the strokes' own colour, solved from colour = ink a + paint (1 - a)
+    on the strokes' cores and continued outward, so a stroke of t that lies where the anchor had
+    none still takes the colour of the anchor's nearest stroke."""
+    alpha = stroke_alpha(line)
+    rgb = colour.astype(np.float32)
+    bare = alpha < 0.05
+    if bare.all() or not bare.any():
+        return colour.copy(), colour.copy()
+    paint = rgb.reshape(-1, 3)[nearest_of(bare)].reshape(rgb.shape)
+    core = alpha > 0.5
+    if not core.any():
+        return np.clip(paint + 0.5, 0, 255).astype(np.uint8), colour.copy()
+    a = alpha[core][:, None]
+    solved = np.clip((rgb[core] - (1.0 - a) * paint[core]) / a, 0, 255)
+    ink = np.zeros_like(rgb)
+    ink[core] = solved
+    ink = ink.reshape(-1, 3)[nearest_of(core)].reshape(rgb.shape)
+    return np.clip(paint + 0.5, 0, 255).astype(np.uint8), np.clip(ink + 0.5, 0, 255).astype(np.uint8)
+
+
+def lay_ink(paint: np.ndarray, ink: np.ndarray, line: np.ndarray) -> np.ndarray:
+    """Ink over paint through the line art's strokes (all at one size)."""
+    alpha = stroke_alpha(line)
+    return cv2.blendLinear(ink, paint, alpha, 1.0 - alpha)
+
+
 def ink_strength(colour: np.ndarray, line: np.ndarray) -> float:
     """How dark a coloured frame draws the strokes of its line art, 0 (not at all) to 1 (black).
 
-    Finished cels carry the ink of their line art; frames whose line art was derived from them
-    (Canny on rendered footage, say) show no ink where the lines are. Measured as the median
-    luma on line pixels over the mean luma of the paint around them.
+    For a frame a model paints with nothing to carry from: its lines are drawn this dark.
+    Measured as the median luma on line pixels over the mean luma of the paint around them.
     """
     ink = to_grey(line) < 128
     if ink.sum() < 16 or (~ink).sum() < 16:
@@ -100,46 +169,28 @@ def draw_lines(colour: np.ndarray, line: np.ndarray, strength: float) -> np.ndar
     return cv2.multiply(colour, cv2.cvtColor(line, cv2.COLOR_GRAY2RGB), scale=1 / 255)
 
 
-# Above this share of pixels explained by the anchor, the previous frame is not consulted.
-FULLY_EXPLAINED = 0.999
-# Flow-size pixels by which the anchor's motion and the chain through the previous frame may
-# disagree before the chain is trusted.
-CHAIN_TRUST = 4.0
-
-
 @lru_cache(maxsize=4)
 def _grid_stack(width: int, height: int) -> np.ndarray:
-    grid = np.stack(_grid(width, height), -1)
+    grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    grid = np.stack([grid_x, grid_y], -1)
     grid.flags.writeable = False
     return grid
 
 
-@lru_cache(maxsize=4)
-def _grid(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
-    grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
-    return grid_x, grid_y
-
-
 def _pull(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
-    """warp() with a cached grid (it runs several times for every frame)."""
-    grid_x, grid_y = _grid(flow.shape[1], flow.shape[0])
-    return cv2.remap(image, grid_x + flow[..., 0], grid_y + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    """Sample `image` at x + flow(x) (edges replicated)."""
+    positions = flow + _grid_stack(flow.shape[1], flow.shape[0])
+    return cv2.remap(image, positions, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
-def region_fill(line: np.ndarray, carried: np.ndarray, explained: np.ndarray) -> np.ndarray:
-    """Colour the unexplained pixels: each takes the colour of the nearest explained pixel of its
-    line-enclosed region (gaps in the strokes closed first), or keeps its carried colour where its
-    region has no explained pixel."""
-    if explained.all() or not explained.any():
-        return carried
-    _, labels = line_regions(line, gap_radius(line.shape[1], line.shape[0]))
-    nearest = nearest_of(explained)
-    same_region = labels.ravel()[nearest].reshape(labels.shape) == labels
-    take = ~explained & same_region & (labels > 0)
-    filled = carried.copy()
-    filled[take] = carried.reshape(-1, 3)[nearest[take]]
-    return filled
+def _sample(image: np.ndarray, positions: np.ndarray, interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
+    """Sample `image` at absolute positions (H, W, 2)."""
+    return cv2.remap(image, positions, None, interpolation, borderMode=cv2.BORDER_REPLICATE)
 
+
+# A region of frame t takes the straight flow from the anchor instead of the refined chain only
+# when that matches its line art better by this factor: the chain is right far more often.
+DIRECT_MARGIN = 1.0
 
 # A region larger than this share of the frame is taken for strokes that never closed (fills
 # would run across the picture) and keeps its unfilled colour.
@@ -162,153 +213,179 @@ def flat_fill(colour: np.ndarray, line: np.ndarray) -> np.ndarray:
 
 
 class Propagator:
-    """Carries colours from reference frames onto new frames of one source size."""
+    """Carries colours from anchors onto new frames of one source size."""
 
     def __init__(self, size: tuple[int, int], flow_size: tuple[int, int], preset: str = "medium", flat: bool = False):
         """`flat`: every line-enclosed region takes one colour (colorize --upscale flat)."""
         self.size, self.flow_size = tuple(size), tuple(flow_size)
         self.flat = flat
-        self.motion = LineMotion(preset)
+        self.flow = FlowField(preset)
 
     def small_line(self, line: np.ndarray) -> np.ndarray:
         return media.resize(line, self.flow_size, cv2.INTER_AREA) if line.shape[1::-1] != self.flow_size else line
 
-    def field(self, line: np.ndarray) -> np.ndarray:
-        """The distance field of full-resolution line art at the flow size."""
-        return line_field(self.small_line(line))
+    def guide(self, line: np.ndarray) -> np.ndarray:
+        """The guide of full-resolution line art at the flow size."""
+        return line_guide(self.small_line(line))
 
-    def reference(self, colour: np.ndarray, line: np.ndarray, field: np.ndarray | None = None,
-                  ink: float | None = None) -> Reference:
-        """A coloured frame (seed, keyframe, or an output) as a source of colours."""
-        return Reference(colour, media.resize(colour, self.flow_size, cv2.INTER_AREA), self.field(line) if field is None else field,
-                         ink_strength(colour, line) if ink is None else ink)
+    def anchor(self, colour: np.ndarray, line: np.ndarray, guide: np.ndarray | None = None) -> AnchorFrame:
+        """An artist's frame (seed or keyframe), or a frame a model painted, as the shot's anchor."""
+        paint, ink = separate(colour, line)
+        return AnchorFrame(colour, paint, ink, media.resize(colour, self.flow_size, cv2.INTER_AREA),
+                      media.resize(paint, self.flow_size, cv2.INTER_AREA), self.guide(line) if guide is None else guide)
 
-    def carry(self, line: np.ndarray, anchor: Reference, previous: Reference | None,
-              painter: Painter | None = None, *, small_line: np.ndarray | None = None, field: np.ndarray | None = None,
-              from_previous: tuple[np.ndarray, np.ndarray] | None = None) -> Carried:
-        """Colour the frame whose full-resolution line art is `line`.
+    def start(self, anchor: AnchorFrame) -> Track:
+        """The anchor's own frame as the first step of a chain."""
+        nothing = np.zeros(self.flow_size[::-1], bool)
+        return Track(_grid_stack(*self.flow_size).copy(), anchor.guide, anchor.colour, anchor.small, nothing)
 
-        What the caller already has saves work: `small_line` and `field`, the line art and its
-        distance field at the flow size, and `from_previous`, the motion from the previous
-        reference (LineMotion.between).
+    def carry(self, line: np.ndarray, anchor: AnchorFrame, previous: Track | None, painter: Painter | None = None, *,
+              small_line: np.ndarray | None = None, guide: np.ndarray | None = None,
+              step: np.ndarray | None = None) -> Carried:
+        """Colour the frame whose full-resolution line art is `line`, from `anchor`, starting from
+        `previous` (the frame before it, or None to take the straight flow alone).
+
+        What the caller already has saves work: `small_line` and `guide`, the line art and its
+        guide at the flow size, and `step`, the flow from this frame to the previous one.
         """
         small_line = self.small_line(line) if small_line is None else small_line
-        field = line_field(small_line) if field is None else field
-        grid = _grid_stack(*self.flow_size)
-        from_anchor, anchored = self.motion.between(field, anchor.field)
-        # Where each pixel lies in the anchor (flow-size pixels): straight along the anchor's
-        # motion, or through the previous frame's own position in the anchor, so colours are
-        # resampled from the artist's frame once, never a copy of a copy.
-        origin = grid + from_anchor
-        from_origin = anchored.copy()
-        chained = np.zeros_like(anchored)  # colours taken from the previous output itself
-        known_motion, from_previous = from_previous, None
-        if previous is not None and previous is not anchor and anchored.mean() < FULLY_EXPLAINED:
-            from_previous, followed = known_motion if known_motion is not None else self.motion.between(field, previous.field)
-            if previous.origin is not None:
-                through = _pull(previous.origin, from_previous)
-                known = _pull(previous.known.view(np.uint8) * 255, from_previous) == 255
-                via = followed & known
-                # Where the anchor's own motion and the chain of small steps both explain a pixel
-                # but place it far apart in the anchor, the long jump matched by chance (a
-                # character that moved far, lying over lines of the same shape): trust the chain.
-                apart = anchored & via & (np.abs(through - origin).max(-1) > CHAIN_TRUST)
-                take = via & (~anchored | apart)
-                origin[take] = through[take]
-                from_origin |= take
-                chained = followed & ~known & ~anchored
-            else:
-                chained = followed & ~anchored
-        if painter is not None and chained.any():
-            # Content in a line-enclosed region that the anchor explains nowhere is new to the shot
-            # (a character walking in): the model paints it again in every frame from all it sees
-            # now, instead of carrying what it painted when only a sliver was in view.
-            chained &= ~self._new_regions(small_line, from_origin)
-        explained = from_origin | chained
+        guide = line_guide(small_line) if guide is None else guide
+        count, labels = frame_regions(small_line)
+        origin, residual = self._locate(guide, anchor, previous, step, labels, count)
+        origin, residual = match_regions(guide, anchor.guide, origin, residual, labels, count)
+        explained = explained_by(residual, inside(origin), guide, labels, count)
 
-        # Carried colour at the flow size; where nothing explains a pixel, the motion's best guess.
-        small = _pull(anchor.small, origin - grid)
-        if from_previous is not None:
-            guess = _pull(previous.small, from_previous)
-            unexplained_or_chained = ~from_origin
-            small[unexplained_or_chained] = guess[unexplained_or_chained]
-        painted = small if explained.all() else (painter or region_fill)(small_line, small, explained)
-        confidence = np.full(self.flow_size[::-1], FROM_REGION, np.float32)
-        confidence[chained] = FROM_PREVIOUS
-        confidence[from_origin] = FROM_ANCHOR
-
-        # Full resolution: the anchor sampled at each pixel's origin, the previous output along
-        # its motion, the painting (upscaled) where neither explains, then the frame's lines.
-        colour = self._upscale(painted, explained)
-        self._paste(colour, anchor.colour, origin, from_origin, absolute=True)
-        if chained.any():
-            self._paste(colour, previous.colour, from_previous, chained, absolute=False)
+        carried_small = _sample(anchor.small, origin)
+        painted = np.zeros_like(explained)
+        confidence = np.where(explained, FROM_ANCHOR, GUESSED).astype(np.float32)
+        painting = None
+        if painter is not None and not explained.all():
+            # Pixels the painter painted in the frame before, moved along: they stay as painted,
+            # except in regions the anchor explains nowhere (content new to the shot, a character
+            # walking in), which the model paints again in every frame from all it now sees.
+            from_before = np.zeros_like(explained)
+            if previous is not None and previous.painted.any():
+                step = self.flow(guide, previous.guide) if step is None else step
+                from_before = (_pull(previous.painted.view(np.uint8) * 255, step) >= 128) & ~explained
+                from_before &= ~self._new_regions(labels, count, explained)
+                if from_before.any():
+                    carried_small[from_before] = _pull(previous.small, step)[from_before]
+            known = explained | from_before
+            painting = carried_small if known.all() else painter(small_line, carried_small, known)
+            painted = ~explained
+            confidence[from_before] = FROM_PREVIOUS
+            colour = self._compose(line, anchor, origin, painting, explained, previous if from_before.any() else None,
+                                   step, from_before)
+        else:
+            # Without a model, what the motion does not explain takes the paint of the explained
+            # part of its own region, smoothly (never in blocks); a region with nothing explained
+            # keeps the motion's best guess.
+            guessed = _sample(anchor.small_paint, origin)
+            filled = smooth_region_fill(guessed, labels, explained)
+            colour = self._compose(line, anchor, origin, filled if filled is not guessed else None, explained, None, None, None)
         if self.flat:
             colour = flat_fill(colour, line)
-        colour = draw_lines(colour, line, anchor.ink)
-        reference = Reference(colour, media.resize(colour, self.flow_size, cv2.INTER_AREA), field, anchor.ink,
-                              origin=origin, known=from_origin)
-        return Carried(colour, confidence, reference)
+        small = media.resize(colour, self.flow_size, cv2.INTER_AREA)
+        return Carried(colour, confidence, Track(origin, guide, colour, small, painted), residual)
 
-    def _new_regions(self, small_line: np.ndarray, from_anchor: np.ndarray) -> np.ndarray:
-        """The pixels of line-enclosed regions (small gaps closed) without one pixel explained by the anchor."""
-        count, labels = line_regions(small_line, gap_radius(*self.flow_size))
-        seen = np.bincount(labels[from_anchor], minlength=count) > 0
+    def _locate(self, guide: np.ndarray, anchor: AnchorFrame, previous: Track | None, step: np.ndarray | None,
+                labels: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+        """(positions in the anchor, guide residual) for each pixel of frame t: the better of the
+        refined chain and the straight flow, region by region."""
+        grid = _grid_stack(*self.flow_size)
+        direct = grid + self.flow(guide, anchor.guide)
+        direct_residual = guide_residual(guide, _sample(anchor.guide, direct))
+        if previous is None:
+            return direct, direct_residual
+        step = self.flow(guide, previous.guide) if step is None else step
+        chained = _pull(previous.origin, step)
+        # The chain follows large motion but drifts; a flow against the anchor pulled along it
+        # brings each pixel back onto the anchor's own lines.
+        refined = _pull(chained, self.flow(guide, _sample(anchor.guide, chained)))
+        refined_residual = guide_residual(guide, _sample(anchor.guide, refined))
+        chain_total = np.bincount(labels.ravel(), refined_residual.ravel(), count)
+        direct_total = np.bincount(labels.ravel(), direct_residual.ravel(), count)
+        take_direct = direct_total * DIRECT_MARGIN < chain_total
+        take_direct[0] = False
+        where = take_direct[labels]
+        if labels.min() == 0:  # strokes go with the region next to them
+            where = np.where(labels == 0, cv2.dilate(where.view(np.uint8), np.ones((3, 3), np.uint8)) > 0, where)
+        if not where.any():
+            return refined, refined_residual
+        return np.where(where[..., None], direct, refined), np.where(where, direct_residual, refined_residual)
+
+    @staticmethod
+    def _new_regions(labels: np.ndarray, count: int, explained: np.ndarray) -> np.ndarray:
+        """The pixels of line-enclosed regions without one pixel the anchor explains."""
+        seen = np.bincount(labels[explained], minlength=count) > 0
         seen[0] = True  # the strokes themselves
         return ~seen[labels]
 
-    def paint(self, line: np.ndarray, painter: Painter, ink: float, *, small_line: np.ndarray | None = None,
-              field: np.ndarray | None = None) -> Carried:
+    def _compose(self, line: np.ndarray, anchor: AnchorFrame, origin: np.ndarray, painting: np.ndarray | None,
+                 explained: np.ndarray, previous: Track | None, step: np.ndarray | None,
+                 from_before: np.ndarray | None) -> np.ndarray:
+        """Full resolution: the anchor's paint and ink at each pixel's position, the painting
+        (upscaled) or the previous output where the motion explains nothing, then the ink laid
+        through this frame's own strokes."""
+        positions = self._full_positions(origin)
+        paint = _sample(anchor.paint, positions)
+        ink = _sample(anchor.ink, positions)
+        if painting is not None:
+            unexplained = self._full_mask(~explained)
+            upscaled = painting if painting.shape[1::-1] == self.size else cv2.resize(painting, self.size, interpolation=cv2.INTER_CUBIC)
+            cv2.copyTo(upscaled, unexplained, paint)
+            if previous is not None and from_before is not None:
+                moved = _pull(previous.colour, self._full_offsets(step)) if step is not None else previous.colour
+                cv2.copyTo(moved, self._full_mask(from_before), paint)
+        return lay_ink(paint, ink, line)
+
+    def _full_positions(self, origin: np.ndarray) -> np.ndarray:
+        """Flow-size positions in the anchor as full-resolution positions (pixel centres aligned)."""
+        if self.flow_size == self.size:
+            return origin
+        scale = np.array([self.size[0] / self.flow_size[0], self.size[1] / self.flow_size[1]], np.float32)
+        return cv2.resize((origin + 0.5) * scale - 0.5, self.size, interpolation=cv2.INTER_LINEAR)
+
+    def _full_offsets(self, flow: np.ndarray) -> np.ndarray:
+        if self.flow_size == self.size:
+            return flow
+        scale = np.array([self.size[0] / self.flow_size[0], self.size[1] / self.flow_size[1]], np.float32)
+        return cv2.resize(flow * scale, self.size, interpolation=cv2.INTER_LINEAR)
+
+    def _full_mask(self, mask: np.ndarray) -> np.ndarray:
+        if mask.shape[1::-1] == self.size:
+            return mask.view(np.uint8)
+        return (cv2.resize(mask.view(np.uint8) * 255, self.size, interpolation=cv2.INTER_LINEAR) >= 128).view(np.uint8)
+
+    def paint(self, line: np.ndarray, painter: Painter, ink: float, *, small_line: np.ndarray | None = None) -> np.ndarray:
         """Colour a frame from its line art alone (a shot with nothing to carry from): the
-        painter sees a blank condition with nothing explained. The result anchors what follows."""
+        painter sees a blank condition with nothing explained. The result can anchor what follows."""
         small_line = self.small_line(line) if small_line is None else small_line
-        field = line_field(small_line) if field is None else field
         nothing = np.zeros(self.flow_size[::-1], bool)
         painted = painter(small_line, np.zeros((*self.flow_size[::-1], 3), np.uint8), nothing)
-        colour = draw_lines(self._upscale(painted, nothing), line, ink)
-        if self.flat:
-            colour = flat_fill(colour, line)
-        reference = Reference(colour, media.resize(colour, self.flow_size, cv2.INTER_AREA), field, ink)
-        return Carried(colour, np.full(self.flow_size[::-1], FROM_REGION, np.float32), reference)
-
-    def _upscale(self, painted: np.ndarray, explained: np.ndarray) -> np.ndarray:
-        if painted.shape[1::-1] == self.size:
-            return painted.copy()
-        if explained.all():  # every pixel is pasted over below
-            return np.empty((self.size[1], self.size[0], 3), np.uint8)
-        return cv2.resize(painted, self.size, interpolation=cv2.INTER_CUBIC)
-
-    def _paste(self, colour: np.ndarray, source: np.ndarray, motion: np.ndarray, where: np.ndarray, absolute: bool) -> None:
-        """Sample `source` (full resolution) along `motion` (flow size: positions if `absolute`,
-        else offsets) into `colour` where `where` (flow size) holds, within its bounding box."""
-        rows, cols = np.nonzero(where.any(1))[0], np.nonzero(where.any(0))[0]
-        if not len(rows):
-            return
-        small_w, small_h = self.flow_size
-        width, height = self.size
-        scale_x, scale_y = width / small_w, height / small_h
-        top, bottom = int(rows[0] * scale_y), min(height, int(np.ceil((rows[-1] + 1) * scale_y)))
-        left, right = int(cols[0] * scale_x), min(width, int(np.ceil((cols[-1] + 1) * scale_x)))
-        # Source positions at the flow size (an affine map of the field, cheap there), brought to
-        # full resolution (pixel centres aligned) and cut to the box.
-        scale = np.array([scale_x, scale_y], np.float32)
-        positions = (motion + 0.5) * scale - 0.5 if absolute else motion * scale
-        positions = cv2.resize(positions, self.size, interpolation=cv2.INTER_LINEAR)[top:bottom, left:right]
-        if not absolute:
-            positions += _grid_stack(width, height)[top:bottom, left:right]
-        mask = cv2.resize(where.view(np.uint8) * 255, self.size, interpolation=cv2.INTER_LINEAR)[top:bottom, left:right]
-        pulled = cv2.remap(source, positions, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        cv2.copyTo(pulled, (mask >= 128).view(np.uint8), colour[top:bottom, left:right])
+        upscaled = painted if painted.shape[1::-1] == self.size else cv2.resize(painted, self.size, interpolation=cv2.INTER_CUBIC)
+        colour = draw_lines(upscaled, line, ink)
+        return flat_fill(colour, line) if self.flat else colour
 
 
 def blend(forward: Carried, backward: Carried, position: float) -> np.ndarray:
     """Two propagations of one frame - forward from the shot's earlier anchor and backward from a
     later keyframe - blended per pixel by confidence and closeness in time (`position`: 0 at the
     earlier anchor, 1 at the later keyframe)."""
-    weight_forward = forward.confidence * (1.0 - position)
-    weight_backward = backward.confidence * position
+    weight_forward = forward.confidence * (1.0 - position) * _fit(forward)
+    weight_backward = backward.confidence * position * _fit(backward)
     share = weight_backward / np.maximum(weight_forward + weight_backward, 1e-6)
     height, width = forward.colour.shape[:2]
-    share = cv2.resize(share, (width, height), interpolation=cv2.INTER_LINEAR)[..., None]
-    mixed = forward.colour.astype(np.float32) * (1.0 - share) + backward.colour.astype(np.float32) * share
-    return (mixed + 0.5).astype(np.uint8)
+    share = cv2.resize(share, (width, height), interpolation=cv2.INTER_LINEAR)
+    return cv2.blendLinear(backward.colour, forward.colour, share, 1.0 - share)
+
+
+# Blending weight of a pass falls by half where its carried line art is this far (grey levels)
+# from the frame's own.
+BLEND_RESIDUAL = 8.0
+
+
+def _fit(carried: Carried) -> np.ndarray | float:
+    if carried.residual is None:
+        return 1.0
+    return 1.0 / (1.0 + carried.residual / BLEND_RESIDUAL)

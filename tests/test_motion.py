@@ -15,7 +15,7 @@ from tcvc_cli.checkpoint import load_generator, save_generator
 from tcvc_cli.colorize import ColorizeOptions, Colorizer
 from tcvc_cli.config import model_preset
 from tcvc_cli.data import Clip, SequenceDataset
-from tcvc_cli.motion import LineMotion, line_field, motion_condition, warp, warp_tensor
+from tcvc_cli.motion import LineMotion, motion_condition, warp, warp_tensor
 from tcvc_cli.networks import define_generator
 from tcvc_cli.propagate import Propagator, flat_fill
 from tcvc_cli.sample import render_clip, write_clip
@@ -31,7 +31,7 @@ def _shapes(offset: int, with_square: bool = True) -> np.ndarray:
 
 
 def test_a_known_shift_of_line_art_is_recovered():
-    flow, consistent = LineMotion().between(line_field(_shapes(6, False)), line_field(_shapes(0, False)))
+    flow, consistent = LineMotion().between(_shapes(6, False), _shapes(0, False))
     near_lines = cv2.dilate((_shapes(6, False) < 128).astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
     assert np.median(flow[near_lines][:, 0]) == pytest.approx(-6, abs=0.5)
     assert np.median(np.abs(flow[near_lines][:, 1])) < 0.5
@@ -40,7 +40,7 @@ def test_a_known_shift_of_line_art_is_recovered():
 
 def test_the_consistency_mask_is_false_where_content_is_occluded():
     # A square is there in the reference frame and gone in this one, and the other way round.
-    without, reference = line_field(_shapes(0, with_square=False)), line_field(_shapes(0))
+    without, reference = _shapes(0, with_square=False), _shapes(0)
     _, consistent = LineMotion().between(reference, without)
     assert not consistent[20:51, 80:111][::5, ::5].all()
     assert consistent[48, 40] and consistent[5, 5]  # the unchanged circle and paper are explained
@@ -154,8 +154,8 @@ def test_training_and_colorize_build_the_same_motion_condition():
         return carried
 
     propagator = Propagator((64, 64), (64, 64))
-    reference = propagator.reference(colour[3], lines[3])
-    propagator.carry(lines[4], reference, None, painter)
+    anchor = propagator.anchor(colour[3], lines[3])
+    propagator.carry(lines[4], anchor, None, painter)
     built = seen["condition"]
     assert torch.equal(built[3], trained[3])  # the same consistency mask
     assert (built[:3] - trained[:3]).abs().max() <= 1 / 255 + 1e-6  # the same colours, to rounding
@@ -236,7 +236,7 @@ def test_content_new_to_the_shot_is_painted_again_in_every_frame():
     seed = np.full((height, width, 3), (200, 220, 240), np.uint8)
     seed[22:79, 12:59] = (250, 160, 40)
     propagator = Propagator((width, height), (width, height))
-    anchor = propagator.reference(seed, frame(None))
+    anchor = propagator.anchor(seed, frame(None))
     paints = iter([(255, 0, 0), (0, 255, 0)])
 
     def painter(line, carried, explained):
@@ -244,11 +244,8 @@ def test_content_new_to_the_shot_is_painted_again_in_every_frame():
         painted[~explained] = next(paints)
         return painted
 
-    first = propagator.carry(frame(140), anchor, anchor, painter)
-    second = propagator.carry(frame(134), anchor, first.reference, painter)
+    first = propagator.carry(frame(140), anchor, propagator.start(anchor), painter)
+    second = propagator.carry(frame(134), anchor, first.track, painter)
     assert tuple(first.colour[50, 140]) == (255, 0, 0)
     assert tuple(second.colour[50, 134]) == (0, 255, 0)  # painted again, not carried red
     np.testing.assert_array_equal(second.colour[50, 35], (250, 160, 40))  # the rectangle, from the seed
-    # Without a model, the region fill carries the first colouring on.
-    filled = propagator.carry(frame(140), anchor, anchor)
-    assert tuple(propagator.carry(frame(134), anchor, filled.reference).colour[50, 134]) == tuple(filled.colour[50, 140])

@@ -1,0 +1,163 @@
+"""Colouring without a model on line art as artists draw it: the artist's frames kept, strokes
+in their own colour, regions carried whole with their shading, occlusion, confidence."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from tcvc_cli import media
+from tcvc_cli.colorize import ColorizeOptions, Colorizer
+from tcvc_cli.lineart import LineartParams, extract
+from tcvc_cli.propagate import Propagator, separate, stroke_alpha
+from tcvc_cli.sample import write_clip
+
+WIDTH, HEIGHT = 160, 96
+PAPER = (236, 228, 200)
+
+
+def _carry_all(lines: list[np.ndarray], seed: np.ndarray) -> list[np.ndarray]:
+    """Model-free colouring of `lines` from `seed`, frame after frame, as colorize does it."""
+    propagator = Propagator((WIDTH, HEIGHT), (WIDTH, HEIGHT))
+    anchor = propagator.anchor(seed, lines[0])
+    track, out = propagator.start(anchor), [seed]
+    for line in lines[1:]:
+        carried = propagator.carry(line, anchor, track)
+        track = carried.track
+        out.append(carried.colour)
+    return out
+
+
+def _ball_and_post(ball_x: int) -> tuple[np.ndarray, np.ndarray]:
+    """A red ball behind a blue post on paper: (colour, line art), outlines anti-aliased."""
+    colour = np.full((HEIGHT, WIDTH, 3), PAPER, np.uint8)
+    line = np.full((HEIGHT, WIDTH), 255, np.uint8)
+    for canvas, ball, post, ink in ((colour, (220, 40, 40), (40, 60, 200), (20, 20, 20)), (line, 255, 255, 0)):
+        cv2.circle(canvas, (ball_x, 48), 12, ball, -1, cv2.LINE_AA)
+        cv2.circle(canvas, (ball_x, 48), 12, ink, 2, cv2.LINE_AA)
+        cv2.rectangle(canvas, (70, 10), (100, 86), post, -1)
+        cv2.rectangle(canvas, (70, 10), (100, 86), ink, 2)
+    return colour, line
+
+
+def test_what_passes_behind_a_shape_and_comes_back_takes_the_anchors_colour_again():
+    # The ball rolls behind the post until it is hidden, then back out where it came from.
+    path = [40, 46, 52, 58, 64, 70, 76, 82, 85, 85, 82, 76, 70, 64, 58, 52, 46, 40]
+    frames = [_ball_and_post(x) for x in path]
+    out = _carry_all([line for _, line in frames], frames[0][0])
+    hidden = out[8]
+    assert tuple(hidden[48, 85]) == pytest.approx((40, 60, 200), abs=12)  # the post stays blue over it
+    for index in (13, 15, 17):
+        centre = out[index][48, path[index]].astype(int)
+        assert np.abs(centre - (220, 40, 40)).max() < 30, (index, centre)  # red again, not the post's or paper's
+
+
+def test_a_seed_frame_and_a_keyframe_come_out_as_the_artist_gave_them(tmp_path):
+    frames = [_ball_and_post(x) for x in (40, 44, 48, 52, 56, 60)]
+    lines = write_clip(tmp_path / "lines", [line for _, line in frames])
+    rng = np.random.default_rng(0)
+    seed = np.clip(frames[0][0].astype(int) + rng.integers(-20, 20, frames[0][0].shape), 0, 255).astype(np.uint8)
+    key = frames[5][0].copy()
+    key[:, :, 1] = 255 - key[:, :, 1]  # a colouring that no line art would give
+    media.write_image(tmp_path / "seed.png", seed)
+    (tmp_path / "keys").mkdir()
+    media.write_image(tmp_path / "keys" / "000005.png", key)
+    Colorizer(None, ColorizeOptions(scene_detect=False)).colorize(lines, tmp_path / "out", seed_frame=tmp_path / "seed.png",
+                                                                 keyframes=tmp_path / "keys")
+    out = [media.read_image(p) for p in media.list_frames(tmp_path / "out")]
+    np.testing.assert_array_equal(out[0], seed)
+    np.testing.assert_array_equal(out[5], key)
+
+
+def _ring(x: int, ink: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    colour = np.full((HEIGHT, WIDTH, 3), PAPER, np.uint8)
+    line = np.full((HEIGHT, WIDTH), 255, np.uint8)
+    cv2.circle(colour, (x, 48), 20, (250, 210, 90), -1, cv2.LINE_AA)
+    cv2.circle(colour, (x, 48), 20, ink, 3, cv2.LINE_AA)
+    cv2.circle(line, (x, 48), 20, 0, 3, cv2.LINE_AA)
+    return colour, line
+
+
+def test_lines_drawn_in_colour_in_the_seed_stay_that_colour_when_carried():
+    brown = (120, 60, 20)
+    frames = [_ring(x, brown) for x in (50, 54, 58, 62, 66, 70)]
+    out = _carry_all([line for _, line in frames], frames[0][0])
+    last_line = frames[-1][1]
+    strokes = last_line < 64
+    ink = out[-1][strokes].astype(int)
+    assert np.abs(ink - brown).max(axis=1).mean() < 25  # brown, not black
+    assert ink.min(axis=1).mean() > 15
+    # And exactly where this frame's own line art draws them: no doubled ring.
+    assert np.abs(out[-1].astype(int) - frames[-1][0].astype(int)).max() < 60
+
+
+def _gradient_box(x: int) -> tuple[np.ndarray, np.ndarray]:
+    colour = np.full((HEIGHT, WIDTH, 3), PAPER, np.uint8)
+    line = np.full((HEIGHT, WIDTH), 255, np.uint8)
+    ramp = np.linspace(40, 240, 50).astype(np.uint8)
+    colour[25:71, x:x + 50, 0] = ramp
+    colour[25:71, x:x + 50, 1] = 255 - ramp
+    colour[25:71, x:x + 50, 2] = 120
+    for canvas, ink in ((colour, (10, 10, 10)), (line, 0)):
+        cv2.rectangle(canvas, (x, 25), (x + 49, 70), ink, 2)
+    return colour, line
+
+
+def test_a_region_with_a_gradient_keeps_its_gradient_when_it_moves():
+    frames = [_gradient_box(x) for x in (20, 25, 30, 35, 40, 45, 50, 55)]
+    out = _carry_all([line for _, line in frames], frames[0][0])
+    truth = frames[-1][0]
+    inside = np.s_[30:66, 60:100]  # the box's interior at x=55, away from its outline
+    error = np.abs(out[-1][inside].astype(int) - truth[inside].astype(int))
+    assert error.mean() < 4 and error.max() < 40
+    red = out[-1][48, 60:100, 0].astype(int)
+    assert np.all(np.diff(red) >= -2) and red[-1] - red[0] > 100  # still a ramp, not a flat fill
+
+
+def test_line_art_derived_from_the_colour_leaves_no_dark_lines():
+    # Rendered footage has no ink: its Canny line art marks colour edges, not strokes.
+    frames = []
+    for x in (40, 44, 48, 52, 56):
+        colour = np.full((HEIGHT, WIDTH, 3), (40, 60, 150), np.uint8)
+        cv2.circle(colour, (x, 48), 18, (240, 210, 90), -1, cv2.LINE_AA)
+        frames.append((colour, extract(colour, LineartParams())))
+    out = _carry_all([line for _, line in frames], frames[0][0])
+    lines = frames[-1][1] < 128
+    luma = cv2.cvtColor(out[-1], cv2.COLOR_RGB2GRAY)[lines].astype(float)
+    truth = cv2.cvtColor(frames[-1][0], cv2.COLOR_RGB2GRAY)[lines].astype(float)
+    assert abs(luma.mean() - truth.mean()) < 12
+    assert (luma < 60).mean() < 0.02
+
+
+def test_the_paint_and_ink_of_a_frame_rebuild_it():
+    colour, line = _ring(60, (120, 60, 20))
+    paint, ink = separate(colour, line)
+    alpha = stroke_alpha(line)[..., None]
+    rebuilt = paint * (1 - alpha) + ink * alpha
+    assert np.abs(rebuilt - colour).mean() < 2
+    assert tuple(paint[48, 60 + 20]) != tuple(colour[48, 60 + 20])  # the fill continues under the stroke
+
+
+def test_a_frame_the_motion_does_not_explain_is_named_in_a_warning(cli, tmp_path):
+    frames = [_ball_and_post(40) for _ in range(8)]
+    lines = [line for _, line in frames]
+    for index in range(4, 8):  # a large new shape appears, drawn with its own outlines
+        line = lines[index].copy()
+        for step in range(0, 60, 6):
+            cv2.rectangle(line, (2 + step // 2, 4 + step // 3), (150 - step, 90 - step // 3), 0, 1)
+        lines[index] = line
+    video = write_clip(tmp_path / "new shape.mp4", lines)
+    media.write_image(tmp_path / "seed.png", frames[0][0])
+    result = cli("colorize", video, "--seed-frame", tmp_path / "seed.png", "-o", tmp_path / "out", "--json",
+                 "--no-scene-detect")
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.stderr.splitlines() if "came from an artist's frame" in line]
+    assert len(warnings) == 1 and "4-7" in warnings[0] and "--keyframes" in warnings[0]
+    shares = json.loads(result.stdout)["results"][0]["confidence"]
+    assert [s["frame"] for s in shares] == list(range(8))
+    assert shares[0]["anchor"] == 1.0 and min(s["anchor"] for s in shares[1:4]) > 0.9
+    assert max(s["anchor"] for s in shares[4:]) < 0.75
+    assert all(abs(s["anchor"] + s["previous"] + s["guessed"] - 1) < 1e-3 for s in shares)
