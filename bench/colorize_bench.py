@@ -51,9 +51,12 @@ def median_time(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
-def forward_seconds(model, frames: int, width: int, height: int, device: torch.device, dtype: torch.dtype) -> float:
+def forward_seconds(model, channels: int, frames: int, width: int, height: int, device: torch.device,
+                    dtype: torch.dtype) -> float:
+    """The generator alone, fed back frame after frame; `channels` of condition (3, or 4 with the
+    motion-compensated condition's mask, which stays as it is)."""
     line = torch.rand(1, 1, height, width, device=device, dtype=dtype)
-    previous = torch.rand(1, 3, height, width, device=device, dtype=dtype)
+    previous = torch.rand(1, channels, height, width, device=device, dtype=dtype)
     if device.type == "cuda":
         line, previous = line.contiguous(memory_format=torch.channels_last), previous.contiguous(memory_format=torch.channels_last)
     with torch.inference_mode():
@@ -61,7 +64,8 @@ def forward_seconds(model, frames: int, width: int, height: int, device: torch.d
         _sync(device)
         start = time.perf_counter()
         for _ in range(frames):
-            previous = model(line, previous)
+            colour = model(line, previous)
+            previous = torch.cat([colour, previous[:, 3:]], 1) if channels > 3 else colour
         _sync(device)
     return time.perf_counter() - start
 
@@ -121,7 +125,8 @@ def main() -> None:
         model = prepare_for_inference(load_generator(ckpt).model, device, half)
 
         # 1. end-to-end at the work size vs forward alone
-        forward = median_time(lambda: forward_seconds(model, args.frames, work_w, work_h, device, dtype), args.repeats)
+        forward = median_time(lambda: forward_seconds(model, config.condition_channels, args.frames, work_w, work_h, device,
+                                                      dtype), args.repeats)
         e2e = median_time(lambda: colorizer.colorize(at_work, tmp / "out.mp4", overwrite=True), args.repeats)
         results["work_size"] = f"{work_w}x{work_h}"
         results["forward_fps"] = args.frames / forward

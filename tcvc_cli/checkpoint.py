@@ -48,8 +48,28 @@ def save_generator(path: Path, model: nn.Module, config: ModelConfig, extra: dic
         metadata["tcvc.extra"] = json.dumps(extra, sort_keys=True, default=str)
     temp = path.with_name(f".{path.name}.partial-{os.getpid()}")
     save_file(state, str(temp), metadata=metadata)
+    follow_umask(temp)
     os.replace(temp, path)
     return path
+
+
+def follow_umask(path: Path) -> None:
+    """Give a file the permissions open() would have: safetensors writes its files owner-only,
+    and render nodes running as other users must read the model."""
+    os.chmod(path, 0o666 & ~_umask())
+
+
+def _umask() -> int:
+    # Read, not set and restored: another thread could create a file in between.
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _unwrap(model: nn.Module) -> nn.Module:

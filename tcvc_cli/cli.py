@@ -17,7 +17,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, Literal, Optional
 
 import typer
 import typer.core
@@ -52,6 +52,45 @@ def hoist_global_flags(args: list[str], commands: set[str]) -> list[str]:
 class _Group(typer.core.TyperGroup):
     def parse_args(self, ctx, args: list[str]) -> list[str]:
         return super().parse_args(ctx, hoist_global_flags(args, set(self.commands)))
+
+
+class _Command(typer.core.TyperCommand):
+    """Plain-text help (nothing read as markup) with options grouped in panels, in order of
+    first appearance (each option's `rich_help_panel`, or "Options"), arguments named by their
+    metavar (LINEART...), and every default shown: flags that are off unless given say so."""
+
+    def collect_usage_pieces(self, ctx) -> list[str]:
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if param.param_type_name == "argument":
+                name = _argument_name(param)
+                pieces.append(name if param.required else f"[{name}]")
+        return pieces
+
+    def format_options(self, ctx, formatter) -> None:
+        panels: dict[str, list[tuple[str, str]]] = {}
+        for param in self.get_params(ctx):
+            if param.param_type_name == "argument":
+                if not param.hidden:
+                    panels.setdefault("Arguments", []).append(
+                        (_argument_name(param), (param.help or "") + ("  [required]" if param.required else "")))
+                continue
+            record = param.get_help_record(ctx)
+            if record is None:
+                continue
+            name, text = record
+            if (getattr(param, "is_flag", False) and not param.secondary_opts and not param.default and "[default" not in text
+                    and param.name != "help"):
+                text = f"{text}  [default: off]"
+            panels.setdefault(getattr(param, "rich_help_panel", None) or "Options", []).append((name, text))
+        for panel, records in panels.items():
+            with formatter.section(panel):
+                formatter.write_dl(records)
+
+
+def _argument_name(param) -> str:
+    name = param.metavar or param.name.upper()
+    return f"{name}..." if param.nargs == -1 and not name.endswith("...") else name
 
 
 app = typer.Typer(
@@ -153,29 +192,72 @@ def reports_errors(command: Callable) -> Callable:
 
 
 @contextmanager
-def progress_bar(description: str, unit: str = "frames") -> Iterator[Callable[..., None]]:
+def progress_bar(description: str, unit: str = "frames") -> Iterator["SilentProgress"]:
     """Progress on stderr with rate and ETA: a rich bar on a terminal, a plain line every
-    $TCVC_PROGRESS_SECONDS (default 10) seconds otherwise (CI and render-farm logs); nothing with --quiet."""
+    $TCVC_PROGRESS_SECONDS (default 10) seconds otherwise (CI and render-farm logs); nothing with --quiet.
+
+    The object it yields is called with (done, total, note=""); `finish(rate)` gives the speed
+    the command reports, so the last line says the same figure as the summary."""
     if state.quiet:
-        yield lambda done, total, note="": None
+        yield SilentProgress()
         return
-    if not err_console.is_terminal:
-        yield PlainProgress(description, unit)
-        return
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
-                   TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), TextColumn("{task.fields[note]}"),
-                   console=err_console, transient=False)
-    task = bar.add_task(description, total=None, rate="", note="")
-
-    def update(done: int, total: int | None, note: str = "") -> None:
-        speed = bar.tasks[0].speed if bar.tasks else None
-        bar.update(task, completed=done, total=total, rate=f"{speed:.1f} {unit}/s" if speed else "", note=note)
-
-    with bar:
-        yield update
+    progress = PlainProgress(description, unit) if not err_console.is_terminal else BarProgress(description, unit)
+    with progress:
+        yield progress
 
 
-class PlainProgress:
+class SilentProgress:
+    """No progress at all (--quiet); the base of the other two."""
+
+    def __call__(self, done: int, total: int | None, note: str = "") -> None:
+        pass
+
+    def finish(self, rate: float | None) -> None:
+        pass
+
+    def __enter__(self) -> "SilentProgress":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+
+class BarProgress(SilentProgress):
+    """A rich bar that fits the terminal: the count, speed, elapsed time and ETA always show;
+    the bar narrows and the note (the least useful part) is cut first."""
+
+    def __init__(self, description: str, unit: str):
+        from rich.table import Column
+
+        self.unit = unit
+        self.bar = Progress(TextColumn("{task.description}"), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
+                            TimeElapsedColumn(table_column=Column(no_wrap=True, min_width=7)),
+                            TextColumn("ETA", table_column=Column(no_wrap=True, min_width=3)),
+                            TimeRemainingColumn(table_column=Column(no_wrap=True, min_width=7)),
+                            BarColumn(bar_width=None, table_column=Column(ratio=1, min_width=4)),
+                            TextColumn("{task.fields[note]}", table_column=Column(no_wrap=True, overflow="ellipsis", ratio=2)),
+                            console=err_console, transient=False, expand=True)
+        self.task = self.bar.add_task(description, total=None, rate="", note="")
+        self.rate: float | None = None
+
+    def __call__(self, done: int, total: int | None, note: str = "") -> None:
+        speed = self.rate if self.rate is not None else self.bar.tasks[0].speed if self.bar.tasks else None
+        self.bar.update(self.task, completed=done, total=total, rate=f"{speed:.1f} {self.unit}/s" if speed else "", note=note)
+
+    def finish(self, rate: float | None) -> None:
+        self.rate = rate
+        task = self.bar.tasks[0]
+        self(int(task.completed), task.total, "")
+
+    def __enter__(self) -> "BarProgress":
+        self.bar.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.bar.__exit__(*exc)
+
+
+class PlainProgress(SilentProgress):
     """Progress as plain log lines: `colorize ep.mp4: 120/480 frames (25%), 5.2 frames/s, ETA 1m09s`."""
 
     def __init__(self, description: str, unit: str, interval: float | None = None):
@@ -192,17 +274,30 @@ class PlainProgress:
         self.started = self.clock()
         self.first_done: int | None = None
         self.last_print = self.started
+        self.last: tuple[int, int | None, str] | None = None
+        self.rate: float | None = None  # the command's own figure, once finished
 
     def __call__(self, done: int, total: int | None, note: str = "") -> None:
         now = self.clock()
         if self.first_done is None:
             self.first_done, self.started = done, now  # a resumed run starts part-way
-        finished = total is not None and done >= total
-        if now - self.last_print < self.interval and not finished:
+        self.last = (done, total, note)
+        if now - self.last_print < self.interval:
             return
         self.last_print = now
-        elapsed = now - self.started
-        rate = (done - self.first_done) / elapsed if elapsed > 0 else 0.0
+        self._print(done, total, note)
+
+    def finish(self, rate: float | None) -> None:
+        self.rate = rate
+
+    def __exit__(self, exc_type, *exc) -> None:
+        if self.last is not None and exc_type is None:  # the closing line, once
+            self._print(*self.last)
+
+    def _print(self, done: int, total: int | None, note: str) -> None:
+        finished = total is not None and done >= total
+        elapsed = self.clock() - self.started
+        rate = self.rate if self.rate is not None else (done - (self.first_done or 0)) / elapsed if elapsed > 0 else 0.0
         parts = [f"{done}/{total} {self.unit} ({100 * done / total:.0f}%)" if total else f"{done} {self.unit}"]
         if rate > 0:
             parts.append(f"{rate:.1f} {self.unit}/s")
@@ -287,6 +382,13 @@ def _report(results: list[dict], as_json: bool, describe: Callable[[dict], str])
 
 # --------------------------------------------------------------------------- shared options
 
+# Help panels, in the order a command's help shows them.
+P_SOURCES, P_MODEL, P_SHOTS, P_OUTPUT, P_ENCODE, P_FARM = (
+    "Coloured frames and keyframes", "Model and motion", "Shots", "Output", "Video encoding", "Farm and scripting")
+Codec = Literal["h264", "h265", "prores", "prores4444", "dnxhr", "dnxhr444", "ffv1"]
+X264Preset = Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo"]
+Device = Literal["auto", "cpu", "cuda", "mps"]
+
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON summary on stdout instead of text.")]
 OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace outputs that already exist.")]
 CrfOpt = Annotated[int, typer.Option("--crf", help="H.264 quality for video outputs (0 best - 51 worst).", min=0, max=51)]
@@ -301,7 +403,7 @@ FillGapsOpt = Annotated[bool, typer.Option("--fill-gaps", help="Hold the frame b
 # --------------------------------------------------------------------------- extract
 
 
-@app.command()
+@app.command(cls=_Command)
 @reports_errors
 def extract(
     videos: Annotated[list[Path], typer.Argument(help="Videos or image sequences (a folder, shot010.%04d.png or shot010.####.png).", show_default=False)],
@@ -355,7 +457,7 @@ def _image_extension(text: str | None) -> str | None:
 # --------------------------------------------------------------------------- lineart
 
 
-@app.command()
+@app.command(cls=_Command)
 @reports_errors
 def lineart(
     inputs: Annotated[list[Path], typer.Argument(help="Colour videos or image sequences (folders or shot010.%04d.png patterns).", show_default=False)],
@@ -414,20 +516,36 @@ def _check_bits(bits: int | None) -> None:
 # --------------------------------------------------------------------------- probe
 
 
-@app.command()
+@app.command(cls=_Command)
 @reports_errors
 def probe(
     videos: Annotated[list[Path], typer.Argument(help="Videos or image sequences (folders, shot010.%04d.png or shot010.####.png).", show_default=False)],
+    check: Annotated[bool, typer.Option("--check", help="Decode every frame, not only check each file's structure; "
+                                                       "a video is decoded to its end.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Show what a hand-off check needs: size, frame count, exact frame rate, first and last
-    frame number, pixel format, bit depth, alpha, timecode and streams."""
+    frame number, pixel format, bit depth, alpha, timecode and streams. Every frame file of a
+    sequence is checked (a truncated PNG or JPEG fails); damaged frames exit 3, named."""
     from . import media
+    from .sequence import number_ranges
 
     def job(path: Path) -> dict:
         if media.is_sequence_path(path):
-            return media.probe_sequence(path)
-        return media.probe(path).to_json()
+            info = media.probe_sequence(path)
+            damaged = media.bad_frames(path, decode=check)
+            if damaged:
+                raise InputError(f"{path}: damaged frame{'s' if len(damaged) > 1 else ''} {number_ranges(damaged)} "
+                                 f"({len(damaged)} of {info['frame_count']})",
+                                 hint="re-render or copy those frames again; tcvc will not guess at them")
+            return {**info, "checked": "decoded" if check else "structure"}
+        info = media.probe(path).to_json()
+        if check:
+            error = media.decode_errors(path)
+            if error:
+                raise InputError(f"{path}: does not decode to its end (ffmpeg: {error})",
+                                 hint="re-export or re-download the video")
+        return {**info, "checked": "decoded" if check else "packets"}
 
     def describe(r: dict) -> str:
         streams = f"\taudio: {','.join(r['audio_streams']) or '-'}" if "audio_streams" in r else ""
@@ -474,47 +592,48 @@ def default_output(source: Path, output_dir: Path | None, suffix: str, codec: st
     return folder / f"{source.stem}{suffix}{ext}"
 
 
-@app.command()
+@app.command(cls=_Command)
 @reports_errors
 def colorize(
-    inputs: Annotated[list[Path], typer.Argument(help="Line-art videos, frame folders, or folders of episodes.", show_default=False)],
-    model: Annotated[Optional[str], typer.Option("--model", "-m", help="Checkpoint: a .safetensors file, a run folder, or hf:ORG/REPO[/FILE][@REV] (default: $TCVC_MODEL). Without one, or with 'none', colours are carried from --seed-frame and --keyframes along the line art's motion (no training needed).")] = None,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Output video (by extension) or frame folder; one input only.")] = None,
-    output_dir: Annotated[Optional[Path], typer.Option("--output-dir", help="Folder for the outputs of several inputs.")] = None,
-    suffix: Annotated[str, typer.Option(help="Added to each input's name to name its output.")] = "_color",
-    seed_frame: Annotated[Optional[Path], typer.Option("--seed-frame", help="A coloured frame that conditions the first frame (and each new shot).")] = None,
-    keyframes: Annotated[Optional[Path], typer.Option("--keyframes", help="Folder of coloured frames named by frame number (a sequence's own numbers, shot010.1012.png; a video's index, 000120.png) that replace and re-anchor those frames; frames before a keyframe are also coloured backwards from it. With --shots it may hold one subfolder per shot.")] = None,
-    shots: Annotated[Optional[Path], typer.Option("--shots", help="Shot boundaries from editorial, used instead of detecting cuts: an OpenTimelineIO timeline (.otio), a CMX 3600 EDL (.edl) or a CSV of first frame numbers.")] = None,
-    layers: Annotated[str, typer.Option("--layers", help="What to write, comma-separated: composed (the coloured frame), paint (fills alone, alpha 0 on lines and paper), lines (the line art as an alpha matte). Layers go beside the output: out_paint.mov, out_paint/.")] = "composed",
-    work_size: Annotated[str, typer.Option("--work-size", help="Short side the model runs at, or 'native' (default: the checkpoint's training size); without a model, the short side the motion is measured at (default 270).")] = "auto",
-    both_ways: Annotated[bool, typer.Option("--both-ways/--forward-only", help="Colour frames before a later keyframe of the shot backwards from it too, and blend the two passes (model-free and motion-compensated models).")] = True,
-    upscale: Annotated[str, typer.Option(help="bicubic: smooth colour under the source lines; flat: one colour per line-enclosed region.")] = "bicubic",
-    scene_detect: Annotated[bool, typer.Option("--scene-detect/--no-scene-detect", help="Reset the condition at scene cuts.")] = True,
-    cut_threshold: Annotated[float, typer.Option(help="Edge change ratio above which two frames are a cut.", min=0.0, max=1.0)] = 0.5,
-    cut_reset: Annotated[str, typer.Option(help="After a cut: seed (colours from the seed frame), blank (the model paints the shot's first frame from its line art) or auto (blank for motion-compensated models, seed otherwise).")] = "auto",
-    feedback: Annotated[str, typer.Option(help="on: each output conditions the next (the paper); off: every frame uses the seed or blank.")] = "on",
-    anchor: Annotated[float, typer.Option(help="Where the line art is as on the shot's seed frame or latest keyframe, pull the condition back to that frame by this much (0: off, 1: fully).", min=0.0, max=1.0)] = 1.0,
-    anchor_radius: Annotated[Optional[int], typer.Option("--anchor-radius", help="Pixels (at the work size) around a changed line that are not anchored (default: 1/32 of the work size).", min=0)] = None,
-    from_color: Annotated[bool, typer.Option("--from-color", help="Input is colour/greyscale footage: derive the model's input first.")] = False,
-    resume: Annotated[bool, typer.Option(help="Continue an interrupted run from its last completed segment.")] = False,
-    segment_frames: Annotated[int, typer.Option("--segment-frames", help="Frames per resumable segment: what a crash, Ctrl-C or SIGTERM can lose at most.", min=1)] = 240,
-    skip_existing: Annotated[bool, typer.Option("--skip-existing", help="Skip inputs whose output already exists.")] = False,
-    overwrite: OverwriteOpt = False,
-    keep_alpha: Annotated[bool, typer.Option("--keep-alpha", help="Carry the input's alpha into the outputs (cels on a transparent background); needs png/tif/exr frames or --codec prores4444/ffv1. Without it, transparent paper is read as white and painted.")] = False,
-    bit_depth: BitDepthOpt = None,
-    start_number: StartNumberOpt = None,
-    fill_gaps: FillGapsOpt = False,
-    shard: Annotated[Optional[str], typer.Option(help="Process only the K-th of N parts of the input list (K/N), for array jobs.")] = None,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
-    threads: Annotated[Optional[int], typer.Option(help="CPU threads for the model.")] = None,
-    half: Annotated[bool, typer.Option("--half/--no-half", help="Half precision on CUDA.")] = True,
-    cache_dir: CacheDirOpt = None,
-    offline: OfflineOpt = False,
-    codec: CodecOpt = "h264",
-    crf: CrfOpt = 18,
-    preset: PresetOpt = "medium",
-    lossless: LosslessOpt = False,
-    as_json: JsonOpt = False,
+    inputs: Annotated[list[Path], typer.Argument(metavar="LINEART", help="Line-art videos, image sequences (folders, shot010.%04d.png, shot010.####.png), or folders of episodes.", show_default=False)],
+    seed_frame: Annotated[Optional[Path], typer.Option("--seed-frame", metavar="IMAGE", rich_help_panel=P_SOURCES, help="The artist's colouring of the first frame: written as given, and carried onto the frames after it (and into each new shot). Default: none.")] = None,
+    keyframes: Annotated[Optional[Path], typer.Option("--keyframes", metavar="FOLDER", rich_help_panel=P_SOURCES, help="Folder of coloured frames named by frame number (a sequence's own numbers, shot010.1012.png; a video's index, 000120.png): written as given, they re-anchor the frames after them and colour the frames before them backwards. With --shots it may hold one subfolder per shot. Default: none.")] = None,
+    stretch_references: Annotated[bool, typer.Option("--stretch-references", rich_help_panel=P_SOURCES, help="Scale a seed frame or keyframe of another aspect ratio to the line art (refused otherwise: it is almost always the wrong file). Same-aspect frames are always scaled.")] = False,
+    model: Annotated[Optional[str], typer.Option("--model", "-m", metavar="MODEL", rich_help_panel=P_MODEL, help="Checkpoint: a .safetensors file, a run folder, or hf:ORG/REPO[/FILE][@REV]. Default: $TCVC_MODEL, else none: colours are carried from --seed-frame and --keyframes along the line art's motion (no training needed); 'none' overrides $TCVC_MODEL.")] = None,
+    work_size: Annotated[str, typer.Option("--work-size", metavar="PIXELS|native|auto", rich_help_panel=P_MODEL, help="Short side the model runs at, or native; without a model, the short side the motion is measured at. auto: the checkpoint's training size, or 480 for the motion.")] = "auto",
+    feedback: Annotated[Literal["on", "off"], typer.Option(rich_help_panel=P_MODEL, help="on: each output conditions the next (the paper); off: every frame stands alone, conditioned on the seed or blank (a folder of pages may then mix sizes).")] = "on",
+    anchor: Annotated[float, typer.Option(rich_help_panel=P_MODEL, help="Plain-condition models: where the line art is as on the shot's seed frame or latest keyframe, pull the condition back to that frame by this much (0: off, 1: fully).", min=0.0, max=1.0)] = 1.0,
+    anchor_radius: Annotated[Optional[int], typer.Option("--anchor-radius", metavar="PIXELS", rich_help_panel=P_MODEL, help="Pixels (at the work size) around a changed line that are not anchored. Default: 1/32 of the work size's short side.", min=0)] = None,
+    from_color: Annotated[bool, typer.Option("--from-color", rich_help_panel=P_MODEL, help="Input is colour or greyscale footage: derive the model's input from it first.")] = False,
+    upscale: Annotated[Literal["bicubic", "flat"], typer.Option(rich_help_panel=P_MODEL, help="bicubic: smooth colour under the source's own lines; flat: one colour per line-enclosed region.")] = "bicubic",
+    device: Annotated[Literal["auto", "cpu", "cuda", "mps"], typer.Option(rich_help_panel=P_MODEL, help="Where the model runs.")] = "auto",
+    threads: Annotated[Optional[int], typer.Option(metavar="N", rich_help_panel=P_MODEL, help="CPU threads for the model. Default: torch's choice.")] = None,
+    half: Annotated[bool, typer.Option("--half/--no-half", rich_help_panel=P_MODEL, help="Half precision on CUDA.")] = True,
+    cache_dir: Annotated[Optional[Path], typer.Option("--cache-dir", metavar="FOLDER", rich_help_panel=P_MODEL, help="Model cache folder. Default: $TCVC_CACHE_DIR, else the user cache.")] = None,
+    offline: Annotated[bool, typer.Option("--offline", rich_help_panel=P_MODEL, help="Never contact the hub; use cached models only.")] = False,
+    both_ways: Annotated[bool, typer.Option("--both-ways/--forward-only", rich_help_panel=P_SOURCES, help="Colour the frames before a later keyframe of the shot backwards from it too, and blend the two passes (without a model, and with motion-compensated models).")] = True,
+    shots: Annotated[Optional[Path], typer.Option("--shots", metavar="FILE", rich_help_panel=P_SHOTS, help="Shot boundaries from editorial, used instead of detecting cuts: an OpenTimelineIO timeline (.otio), a CMX 3600 EDL (.edl) or a CSV of first frame numbers. Default: cuts are detected.")] = None,
+    scene_detect: Annotated[bool, typer.Option("--scene-detect/--no-scene-detect", rich_help_panel=P_SHOTS, help="Detect scene cuts and start each shot afresh.")] = True,
+    cut_threshold: Annotated[float, typer.Option(rich_help_panel=P_SHOTS, help="Edge change ratio above which two frames are a cut.", min=0.0, max=1.0)] = 0.5,
+    cut_reset: Annotated[Literal["auto", "seed", "blank"], typer.Option(rich_help_panel=P_SHOTS, help="After a cut: seed (colours from the seed frame), blank (the model paints the shot's first frame from its line art), auto (blank for motion-compensated models, seed otherwise).")] = "auto",
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", metavar="PATH", rich_help_panel=P_OUTPUT, help="Output video (by extension), image sequence pattern (out.%04d.png, out.####.png) or frame folder; one input only. Default: INPUT_color beside the input.")] = None,
+    output_dir: Annotated[Optional[Path], typer.Option("--output-dir", metavar="FOLDER", rich_help_panel=P_OUTPUT, help="Folder for the outputs of several inputs. Default: beside each input.")] = None,
+    suffix: Annotated[str, typer.Option(metavar="TEXT", rich_help_panel=P_OUTPUT, help="Added to each input's name to name its output.")] = "_color",
+    layers: Annotated[str, typer.Option("--layers", metavar="composed,paint,lines", rich_help_panel=P_OUTPUT, help="What to write, comma-separated: composed (the coloured frame), paint (fills alone, alpha 0 on lines and paper), lines (the line art as an alpha matte). Layers go beside the output: out_paint.mov, out_paint/.")] = "composed",
+    keep_alpha: Annotated[bool, typer.Option("--keep-alpha", rich_help_panel=P_OUTPUT, help="Carry the input's alpha into the outputs (cels on a transparent background); needs png/tif/exr frames or --codec prores4444/ffv1. Without it, transparent paper is read as white and painted.")] = False,
+    bit_depth: Annotated[Optional[Literal[8, 16]], typer.Option("--bit-depth", rich_help_panel=P_OUTPUT, help="Bits per sample of image outputs. Default: the input's (EXR is always half float).")] = None,
+    start_number: Annotated[Optional[int], typer.Option("--start-number", metavar="N", rich_help_panel=P_OUTPUT, help="Number output frames from N. Default: the input's own frame numbers.")] = None,
+    fill_gaps: Annotated[bool, typer.Option("--fill-gaps", rich_help_panel=P_SOURCES, help="Hold the frame before each frame missing from a numbered sequence, instead of stopping with an error.")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", rich_help_panel=P_OUTPUT, help="Replace outputs that already exist.")] = False,
+    codec: Annotated[Codec, typer.Option("--codec", rich_help_panel=P_ENCODE, help="Video codec: h264, h265, prores (422 HQ), prores4444 (keeps alpha), dnxhr (HQ), dnxhr444, or ffv1 (lossless archive, keeps alpha).")] = "h264",
+    crf: Annotated[int, typer.Option("--crf", rich_help_panel=P_ENCODE, help="H.264/H.265 quality (0 best - 51 worst).", min=0, max=51)] = 18,
+    preset: Annotated[X264Preset, typer.Option("--preset", rich_help_panel=P_ENCODE, help="x264/x265 speed preset.")] = "medium",
+    lossless: Annotated[bool, typer.Option("--lossless", rich_help_panel=P_ENCODE, help="Encode H.264 losslessly (RGB, exact pixels, large files).")] = False,
+    resume: Annotated[bool, typer.Option(rich_help_panel=P_FARM, help="Continue an interrupted run from its last completed segment.")] = False,
+    segment_frames: Annotated[int, typer.Option("--segment-frames", metavar="N", rich_help_panel=P_FARM, help="Frames per resumable segment: what a crash, Ctrl-C or SIGTERM can lose at most.", min=1)] = 240,
+    skip_existing: Annotated[bool, typer.Option("--skip-existing", rich_help_panel=P_FARM, help="Skip inputs whose output already exists.")] = False,
+    shard: Annotated[Optional[str], typer.Option(metavar="K/N", rich_help_panel=P_FARM, help="Process only the K-th of N parts of the input list, for array jobs. Default: all inputs.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", rich_help_panel=P_FARM, help="Print one JSON summary on stdout instead of text (docs/colorize.md#json).")] = False,
 ) -> None:
     """Colour line-art videos and image sequences frame by frame, each output conditioning the next.
 
@@ -528,8 +647,6 @@ def colorize(
 
     if output is not None and output_dir is not None:
         raise UsageError("give either -o/--output or --output-dir, not both")
-    if feedback not in ("on", "off"):
-        raise UsageError(f"unknown --feedback {feedback!r}", hint="use on or off")
     if work_size == "auto":
         size = None
     elif work_size == "native":
@@ -562,7 +679,7 @@ def colorize(
     options = ColorizeOptions(work_size=size, upscale=upscale, scene_detect=scene_detect, cut_threshold=cut_threshold,
                               cut_reset=cut_reset, feedback=feedback == "on", anchor=anchor, anchor_radius=anchor_radius,
                               from_color=from_color, device=device, half=half, both_ways=both_ways,
-                              segment_frames=segment_frames)
+                              segment_frames=segment_frames, stretch_references=stretch_references)
     encode = media.EncodeOptions(crf=crf, preset=preset, lossless=lossless, codec=codec)
     if output is not None and media.is_video_path(output):
         encode.check_container(output)
@@ -582,13 +699,16 @@ def colorize(
         with progress_bar(f"colorize {source.name}") as update:
             result = colorizer.colorize(source, target, seed_frame=seed_frame, keyframes=keyframes, resume=resume,
                                         overwrite=overwrite, encode=encode, progress=update, delivery=delivery, shots=shots)
+            update.finish(result.processing_fps)
         result.model = used
         return result.to_json()
 
     def describe(r: dict) -> str:
         if r.get("skipped"):
             return f"{r['output']}\tskipped (exists)"
-        return f"{r['output']}\t{r['frames']} frames\t{r['shots']} shot(s)\t{r['fps']:.1f} frames/s"
+        written = "\t".join(path for layer, path in r["outputs"].items() if layer != "composed")
+        return (f"{r['output']}\t{r['frames']} frames\t{r['shots']} shot(s)\t{r['frame_rate']} fps\t"
+                f"processed at {r['processing_fps']:.1f} frames/s" + (f"\t{written}" if written else ""))
 
     run_batch(sources, job, as_json, describe)
 
@@ -596,7 +716,7 @@ def colorize(
 # --------------------------------------------------------------------------- train
 
 
-@app.command()
+@app.command(cls=_Command)
 @reports_errors
 def train(
     data: Annotated[Optional[Path], typer.Argument(help="Folder of clips: subfolders of coloured frames, or videos.", show_default=False)] = None,
@@ -739,7 +859,9 @@ def train(
     with progress_bar("train", unit="steps") as update:
         for event in run_training(config, target, device=device, resume=resume is not None):
             kind = event["type"]
-            if kind == "start":
+            if kind == "preparing":
+                update(0, None, note=event["what"])
+            elif kind == "start":
                 total = event["total_steps"]
                 log.info("training on %d frames (%d held out) on %s", event["train_frames"], event["val_frames"], event["device"])
                 if event["skipped_frames"]:
@@ -770,7 +892,7 @@ def _fine_tuning_base(reference: str) -> dict:
 # --------------------------------------------------------------------------- evaluate
 
 
-@app.command()
+@app.command(cls=_Command)
 @reports_errors
 def evaluate(
     paths: Annotated[list[Path], typer.Argument(help="PRED... GT: one or more predictions, then the ground truth (videos or frame folders).", show_default=False)],
@@ -820,7 +942,7 @@ models_app = typer.Typer(help="Cached models: list, pull, path, verify.", no_arg
 app.add_typer(models_app, name="models")
 
 
-@models_app.command("list")
+@models_app.command("list", cls=_Command)
 @reports_errors
 def models_list(cache_dir: CacheDirOpt = None, as_json: JsonOpt = False) -> None:
     """Models in the cache, with sizes, revisions and configs."""
@@ -845,7 +967,7 @@ def _describe_config(config: dict) -> str:
     return f"{config['arch']} ngf={config['ngf']} blocks={config['n_blocks']} {lines} {config['image_size']}px"
 
 
-@models_app.command("show")
+@models_app.command("show", cls=_Command)
 @reports_errors
 def models_show(reference: Annotated[str, typer.Argument(help="A run folder, a .safetensors file or hf:ORG/REPO[/FILE][@REVISION]")],
                 cache_dir: CacheDirOpt = None, offline: OfflineOpt = False, as_json: JsonOpt = False) -> None:
@@ -867,7 +989,7 @@ def models_show(reference: Annotated[str, typer.Argument(help="A run folder, a .
     emit(summary, as_json, "\n".join(text))
 
 
-@models_app.command("pull")
+@models_app.command("pull", cls=_Command)
 @reports_errors
 def models_pull(reference: Annotated[str, typer.Argument(help="hf:ORG/REPO[/FILE][@REVISION]")], cache_dir: CacheDirOpt = None,
                 as_json: JsonOpt = False) -> None:
@@ -882,7 +1004,7 @@ def models_pull(reference: Annotated[str, typer.Argument(help="hf:ORG/REPO[/FILE
     emit({"reference": str(ref), "path": str(path), "sha256": sha256_of(path), "config": config.to_json()}, as_json, str(path))
 
 
-@models_app.command("path")
+@models_app.command("path", cls=_Command)
 @reports_errors
 def models_path(reference: Annotated[str, typer.Argument(help="hf:ORG/REPO[/FILE][@REVISION] or a local path")],
                 cache_dir: CacheDirOpt = None, offline: OfflineOpt = False) -> None:
@@ -892,7 +1014,7 @@ def models_path(reference: Annotated[str, typer.Argument(help="hf:ORG/REPO[/FILE
     say(str(resolve_model(reference, cache_dir=cache_dir, offline=offline)))
 
 
-@models_app.command("verify")
+@models_app.command("verify", cls=_Command)
 @reports_errors
 def models_verify(reference: Annotated[str, typer.Argument(help="hf:ORG/REPO[/FILE][@REVISION] or a local path")],
                   cache_dir: CacheDirOpt = None, offline: OfflineOpt = False, as_json: JsonOpt = False) -> None:
@@ -909,7 +1031,7 @@ def models_verify(reference: Annotated[str, typer.Argument(help="hf:ORG/REPO[/FI
 # --------------------------------------------------------------------------- demo
 
 
-@app.command()
+@app.command(cls=_Command)
 @reports_errors
 def demo(
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the demo's results.")] = Path("demo-output"),

@@ -38,7 +38,7 @@ import torch.nn.functional as F
 
 from . import media
 from .checkpoint import LoadedModel
-from .errors import InputError, OutputError, UsageError, interruption
+from .errors import InputError, OutputError, TcvcError, UsageError, interruption
 from .editorial import Shot, read_shots
 from .layers import LAYERS, split
 from .lineart import extract as lineart_of, to_grey
@@ -46,7 +46,7 @@ from .motion import FlowField, line_guide
 from .propagate import (FLOW_SHORT_SIDE, FROM_ANCHOR, FROM_PREVIOUS, AnchorFrame, Carried, Propagator, Track, blend, flat_fill,
                         flow_dimensions, ink_strength)
 from .runtime import prepare_for_inference, select_device
-from .images import WRITABLE_IMAGE_EXTENSIONS
+from .images import WRITABLE_IMAGE_EXTENSIONS, describe_image
 from .sequence import frame_number, is_pattern, number_ranges
 from .shots import analysis_view, detector_for
 
@@ -80,6 +80,8 @@ class ColorizeOptions:
     device: str = "auto"
     half: bool = True  # half precision on CUDA
     segment_frames: int = 240  # frames per resumable segment
+    # Scale a seed frame or keyframe of another aspect ratio to the line art (refused otherwise).
+    stretch_references: bool = False
 
     def __post_init__(self) -> None:
         if self.upscale not in ("bicubic", "flat"):
@@ -153,13 +155,29 @@ def work_dimensions(width: int, height: int, short_side: int | None, multiple: i
 # --------------------------------------------------------------------------- reference frames
 
 
-def load_reference(path: Path, size: tuple[int, int], what: str) -> np.ndarray:
-    """A coloured frame (seed or keyframe) as RGB uint8 at `size`, saying what was changed."""
+# Two sizes have the same aspect ratio when they differ by no more than this share (rounding).
+ASPECT_TOLERANCE = 0.01
+
+
+def load_reference(path: Path, size: tuple[int, int], what: str, stretch: bool = False) -> np.ndarray:
+    """A coloured frame (seed or keyframe) as RGB uint8 at `size`.
+
+    A frame of another size but the same aspect ratio is scaled (with a note in the log); one of
+    another aspect ratio is almost always the wrong file and is refused, unless `stretch`."""
     raw = media.read_image(Path(path))
-    if (raw.shape[1], raw.shape[0]) != size:
-        log.warning("%s %s is %dx%d; resized to %dx%d", what, path, raw.shape[1], raw.shape[0], *size)
+    own = raw.shape[1], raw.shape[0]
+    if own != size:
+        check_reference_size(path, own, size, what, stretch)
+        log.info("%s %s is %dx%d; scaled to %dx%d", what, path, *own, *size)
         raw = media.resize(raw, size)
     return np.ascontiguousarray(raw[:, :, :3])
+
+
+def check_reference_size(path: Path, own: tuple[int, int], size: tuple[int, int], what: str, stretch: bool) -> None:
+    aspect, wanted = own[0] / own[1], size[0] / size[1]
+    if abs(aspect / wanted - 1) > ASPECT_TOLERANCE and not stretch:
+        raise InputError(f"{path}: the {what} is {own[0]}x{own[1]}, the line art {size[0]}x{size[1]}: another aspect ratio",
+                         hint="pass the coloured frame of this shot, or --stretch-references to scale it anyway")
 
 
 def find_keyframes(folder: Path, info: media.SourceInfo, shots: list[Shot] | None = None) -> dict[int, Path]:
@@ -452,11 +470,16 @@ class ResumableOutput:
                 media.publish_sequence(frames, track.target, self.overwrite)
         shutil.rmtree(self.work, ignore_errors=True)
 
-    def abort(self) -> None:
-        """Drop the unfinished segment; keep completed ones for a later resume."""
+    def abort(self) -> Path | None:
+        """Drop the unfinished segment. Completed ones stay for a later --resume: returns the work
+        folder that keeps them, or None when there were none (the folder is then removed)."""
         for writer in self._writers.values():
             writer.abort()
         self._writers, self._names = {}, {}
+        if self.done and self.manifest_path.is_file():
+            return self.work
+        shutil.rmtree(self.work, ignore_errors=True)
+        return None
 
 
 # --------------------------------------------------------------------------- the engine
@@ -493,19 +516,21 @@ class ColorizeResult:
     resumed_from: int = 0
     device: str = "cpu"
     colouring: str = "model"  # model, motion-compensated model, or model-free
+    frame_rate: str = ""  # the video's (or sequence's) frame rate, exact: "24000/1001"
     # Motion-carried colouring, per frame coloured in this run: the shares of pixels carried from
     # the artist's frame (anchor), from the previous output (previous) and guessed or painted.
     confidence: list[dict] = field(default_factory=list)
 
     @property
-    def fps(self) -> float:
+    def processing_fps(self) -> float:
+        """Frames coloured per second of this run (not the video's frame rate: frame_rate)."""
         processed = self.frames - self.resumed_from
         return processed / self.seconds if self.seconds > 0 else 0.0
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["shots"] = len(self.cuts) + 1
-        data["fps"] = round(self.fps, 3)
+        data["processing_fps"] = round(self.processing_fps, 3)
         return data
 
     def name_shots(self, numbers: list[int], shots: list[Shot] | None) -> None:
@@ -714,9 +739,14 @@ class Colorizer:
             else:
                 work_w, work_h = work_dimensions(info.width, info.height, self._model_work_size)
             # Warn about a seed whose size differs from the video's; the step down to the work size is expected.
-            seed_full = load_reference(seed_frame, (info.width, info.height), "seed frame") if seed_frame else None
+            seed_full = load_reference(seed_frame, (info.width, info.height), "seed frame",
+                                        self.options.stretch_references) if seed_frame else None
             seed_work = media.resize(seed_full, (work_w, work_h), cv2.INTER_AREA) if seed_full is not None else None
             keyframe_paths = find_keyframes(keyframes, info, shot_list) if keyframes else {}
+            for path in keyframe_paths.values():  # a wrong file is refused now, not when its frame comes
+                described = describe_image(path)
+                check_reference_size(path, (described["width"], described["height"]), (info.width, info.height),
+                                     "keyframe", self.options.stretch_references)
             cuts = {shot.first for shot in shot_list if shot.first > 0} if shot_list is not None else None
             fingerprint = {
                 "input": str(source_path.resolve()), "frames": info.frame_count, "size": [info.width, info.height],
@@ -730,6 +760,7 @@ class Colorizer:
                                   layers=delivery.layers, start_number=delivery.start_number, bits=delivery.bits,
                                   keep_alpha=delivery.keep_alpha)
             result = ColorizeResult(input=str(source_path), output=str(output), frames=info.frame_count,
+                                    frame_rate=f"{info.fps.numerator}/{info.fps.denominator}",
                                     work_size=(work_w, work_h), resumed_from=out.done, device=str(self.device),
                                     colouring=self.kind, outputs=out.outputs,
                                     shots_from=str(shots) if shots is not None else "detected" if self.options.scene_detect else "none")
@@ -744,11 +775,21 @@ class Colorizer:
                     self._run(source, out, seed_work, keyframe_paths, (work_w, work_h), result, progress, cuts)
                 out.commit()
             except KeyboardInterrupt as stop:
-                out.abort()
-                raise interruption(stop, f"{output}: stopped; {out.done} of {info.frame_count} frames are saved for --resume",
-                                   hint="run the same command with --resume to continue where it stopped") from None
+                if out.abort() is None:
+                    raise interruption(stop, f"{output}: stopped before any frame was saved; nothing is left behind",
+                                       hint="run the same command again to start over") from None
+                raise interruption(stop, f"{output}: stopped; {out.done} of {info.frame_count} frames are saved for --resume "
+                                         f"in {out.work}", hint="run the same command with --resume to continue where it stopped") from None
+            except TcvcError as error:
+                kept = out.abort()
+                if kept is not None:
+                    saved = f"{out.done} of {info.frame_count} frames are kept in {kept} for --resume"
+                    error.hint = f"{error.hint}; {saved}" if error.hint else saved
+                raise
             except BaseException:
-                out.abort()
+                kept = out.abort()
+                if kept is not None:
+                    log.warning("%s: %d of %d frames are kept in %s for --resume", output, out.done, info.frame_count, kept)
                 raise
         result.seconds = time.perf_counter() - started
         result.name_shots(numbers, shot_list)
@@ -856,7 +897,8 @@ class Colorizer:
                 line = self._to_tensor(item.line_work)
                 keyframe = None
                 if item.index in keyframe_paths:
-                    keyframe = load_reference(keyframe_paths[item.index], (info.width, info.height), "keyframe")
+                    keyframe = load_reference(keyframe_paths[item.index], (info.width, info.height), "keyframe",
+                                              self.options.stretch_references)
                     result.keyframes_used.append(item.index)
                     predicted = self._to_tensor(media.resize(keyframe, work, cv2.INTER_AREA))
                     anchor = Anchor(predicted, line) if anchoring else None
@@ -895,28 +937,40 @@ class Colorizer:
         motion_size = work if self.model is None else flow_dimensions(info.width, info.height, max(min(work), FLOW_SHORT_SIDE))
         propagator = Propagator(size, motion_size, flat=self.options.upscale == "flat")
         painter = self._motion_painter(work) if self.model is not None else None
-        pipeline = _Pipeline(self, source, out, motion_size, progress, cuts)
+        # Progress is counted here, not as frames are written: a frame held for a later keyframe
+        # is half done once coloured forwards, and done once coloured backwards too.
+        pipeline = _Pipeline(self, source, out, motion_size, None, cuts)
+        units = float(start)
+
+        def advance(amount: float) -> None:
+            nonlocal units
+            units += amount
+            if progress:
+                progress(min(total, int(units + 1e-6)), total)
 
         saved = out.saved
         anchor, seed_anchor = _restore_state(saved, "carried_anchor", AnchorFrame), _restore_state(saved, "carried_seed", AnchorFrame)
         previous = _restore_state(saved, "carried_previous", Track)
         seed_ink = float(saved["seed_ink_strength"]) if "seed_ink_strength" in saved else 1.0
         later_keys = sorted(keyframe_paths)
-        held: list[_Prepared] = []  # frames waiting for a later keyframe
+        held: list[tuple[_Prepared, Carried | None]] = []  # frames waiting for a later keyframe, coloured forwards
         previous_index = start - 1  # the frame `previous` colours
         checkpointed = start
         last_edges = out.previous_edges
         if progress and start:
             progress(start, total)
 
-        def emit(index: int, frame: np.ndarray, carried_share: float = 1.0, previous_share: float = 0.0) -> None:
+        def emit(index: int, frame: np.ndarray, carried_share: float = 1.0, previous_share: float = 0.0,
+                 held_frame: bool = False) -> None:
             result.confidence.append({"frame": index, "anchor": round(carried_share, 4),
                                       "previous": round(previous_share, 4),
                                       "guessed": round(max(0.0, 1.0 - carried_share - previous_share), 4)})
             pipeline.send((index, frame))
+            if not held_frame:  # a held frame's progress was counted as it was coloured
+                advance(1.0)
 
-        def emit_carried(index: int, carried: Carried) -> None:
-            emit(index, carried.colour, carried.carried_share, float((carried.confidence == FROM_PREVIOUS).mean()))
+        def emit_carried(index: int, carried: Carried, held_frame: bool = False) -> None:
+            emit(index, carried.colour, carried.carried_share, float((carried.confidence == FROM_PREVIOUS).mean()), held_frame)
 
         def colour_forward(item: _Prepared) -> Carried | None:
             nonlocal previous, previous_index
@@ -931,26 +985,34 @@ class Colorizer:
             previous = carried.track
             return carried
 
+        def hold(item: _Prepared) -> None:
+            forward = colour_forward(item)
+            held.append((item, forward))
+            advance(0.5 if forward is not None else 0.0)
+
         def release(keyframe: AnchorFrame | None, keyframe_index: int | None) -> None:
-            """Colour the held frames: forwards, and backwards from the keyframe that ends them."""
+            """Emit the held frames, coloured backwards too from the keyframe that ends them."""
             nonlocal held
-            forward = [colour_forward(item) for item in held]
+            items, forward = [item for item, _ in held], [ahead for _, ahead in held]
             backward: list[Carried | None] = [None] * len(held)
             if keyframe is not None and self.options.both_ways:
                 later = propagator.start(keyframe)
-                for position in range(len(held) - 1, -1, -1):
-                    carried = propagator.carry(held[position].line_full, keyframe, later if self.options.feedback else None,
-                                               painter, small_line=held[position].line_work, guide=held[position].guide)
+                for position in range(len(items) - 1, -1, -1):
+                    carried = propagator.carry(items[position].line_full, keyframe, later if self.options.feedback else None,
+                                               painter, small_line=items[position].line_work, guide=items[position].guide)
                     backward[position], later = carried, carried.track
-            first = held[0].index - 1 if held else 0
-            for item, ahead, behind in zip(held, forward, backward):
+                    advance(0.5 if forward[position] is not None else 1.0)
+            else:
+                advance(sum(0.5 for ahead in forward if ahead is not None))
+            first = items[0].index - 1 if items else 0
+            for item, ahead, behind in zip(items, forward, backward):
                 if ahead is not None and behind is not None:
                     frame = blend(ahead, behind, (item.index - first) / max(1, keyframe_index - first))
                     either = np.maximum(ahead.confidence, behind.confidence)
                     emit(item.index, frame, float((either >= FROM_ANCHOR).mean()),
-                         float((either == FROM_PREVIOUS).mean()))
+                         float((either == FROM_PREVIOUS).mean()), held_frame=True)
                 elif ahead is not None or behind is not None:
-                    emit_carried(item.index, ahead or behind)
+                    emit_carried(item.index, ahead or behind, held_frame=True)
                 else:
                     raise InputError(f"{info.path}: frame {item.index} has no coloured frame to take colours from",
                                      hint="pass --seed-frame, or a keyframe at or before the start of each shot")
@@ -974,8 +1036,25 @@ class Colorizer:
                 pipeline.send(("checkpoint", None, last_edges, None, extra))
                 checkpointed = done
 
+        pages: dict[tuple[int, int], tuple[Propagator, Any]] = {}  # pages of other sizes (no feedback)
+
+        def paint_page(item: _Prepared) -> None:
+            """A page of its own size in a folder coloured without feedback: nothing carries onto
+            it from a frame of another size, so the model paints it from its line art alone."""
+            own = item.line_full.shape[1], item.line_full.shape[0]
+            if own not in pages:
+                page_work = work_dimensions(*own, self._model_work_size)
+                page_motion = flow_dimensions(*own, max(min(page_work), FLOW_SHORT_SIDE))
+                pages[own] = Propagator(own, page_motion, flat=self.options.upscale == "flat"), self._motion_painter(page_work)
+            page, page_painter = pages[own]
+            emit(item.index, page.paint(item.line_full, page_painter, seed_ink), 0.0, 0.0)
+
         with pipeline:
             for item in pipeline.frames():
+                if item.line_full.shape[::-1] != size:
+                    paint_page(item)
+                    save_state(item.index + 1)
+                    continue
                 if item.is_cut:
                     release(None, None)  # the next keyframe belongs to the new shot
                     result.cuts.append(item.index)
@@ -990,7 +1069,7 @@ class Colorizer:
                                     "seed frame", info.path, item.index)
                 artist = None  # the artist's own colouring of this frame, written as given
                 if item.index in keyframe_paths:
-                    artist = load_reference(keyframe_paths[item.index], size, "keyframe")
+                    artist = load_reference(keyframe_paths[item.index], size, "keyframe", self.options.stretch_references)
                     result.keyframes_used.append(item.index)
                 elif item.index == 0 and seed is not None:
                     artist = seed
@@ -1005,7 +1084,7 @@ class Colorizer:
                 else:
                     upcoming = next((k for k in later_keys if k > item.index), None)
                     if upcoming is not None and (self.options.both_ways or anchor is None):
-                        held.append(item)
+                        hold(item)
                     else:
                         carried = colour_forward(item)
                         if carried is None and painter is not None:  # no seed frame: the model starts the shot

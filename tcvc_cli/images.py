@@ -8,7 +8,9 @@ OpenEXR holds scene-linear light in half floats. tcvc works on display-referred 
 as the line art and the model see them, so an EXR is read by clipping to [0, 1] and applying
 the sRGB curve, and written by undoing the curve into linear half floats; with an alpha
 channel EXR colour is premultiplied, as the format expects. PNG and TIFF alpha is straight.
-TGA and DPX are read through ffmpeg's decoders; OpenCV reads the rest.
+TGA and DPX are read through ffmpeg's decoders, PNGs of up to 8 bits through Pillow (libpng,
+under OpenCV, prints its own warnings about ordinary files on stderr: "sRGB: out of place"),
+and OpenCV reads the rest, its own log silenced: tcvc says what is wrong in its own words.
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ from .errors import InputError, OutputError, UsageError
 WRITABLE_IMAGE_EXTENSIONS = {".png", ".tif", ".tiff", ".exr"}
 DEEP_EXTENSIONS = {".png", ".tif", ".tiff"}  # 16 bits per channel possible
 _FFMPEG_ONLY = {".tga", ".dpx"}
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
 
 
 def srgb_encode(linear: np.ndarray) -> np.ndarray:
@@ -143,10 +148,32 @@ def read_raw(path: Path) -> tuple[np.ndarray, bool]:
     if extension in _FFMPEG_ONLY:
         return _read_with_ffmpeg(path), False
     data = np.fromfile(str(path), dtype=np.uint8)  # handles non-ASCII paths
+    if data[:8].tobytes() == _PNG_SIGNATURE and data.size > 24 and data[24] <= 8:  # IHDR bit depth
+        return _read_png(path, data), False
     image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
     if image is None:
         raise InputError(f"{path}: not a readable image", hint="the file is missing, empty or corrupt")
     return image, True
+
+
+def _read_png(path: Path, data: np.ndarray) -> np.ndarray:
+    """An 8-bit (or palette, or 1-bit) PNG as RGB(A) or grey(+alpha) samples, decoded by Pillow."""
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data.tobytes())) as picture:
+            picture.load()
+            if picture.mode == "P":
+                picture = picture.convert("RGBA" if "transparency" in picture.info else "RGB")
+            elif picture.mode == "1":
+                picture = picture.convert("L")
+            elif picture.mode not in ("L", "LA", "RGB", "RGBA"):
+                picture = picture.convert("RGBA" if "A" in picture.mode else "RGB")
+            return np.asarray(picture).copy()
+    except (OSError, UnidentifiedImageError, ValueError, SyntaxError):
+        raise InputError(f"{path}: not a readable image", hint="the file is truncated or corrupt") from None
 
 
 def read_image(path: Path, mode: int = cv2.IMREAD_COLOR, bits: int = 8, keep_alpha: bool = False,
@@ -167,6 +194,30 @@ def read_image(path: Path, mode: int = cv2.IMREAD_COLOR, bits: int = 8, keep_alp
         image = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
     alpha = alpha_of(raw, bits) if keep_alpha else None
     return image if alpha is None else np.dstack([image, alpha])
+
+
+def looks_complete(path: Path) -> bool:
+    """A cheap check of one frame file's structure, without decoding it: a PNG ends with its
+    IEND chunk, a JPEG with its end-of-image marker; other formats have their header's magic."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(16)
+            handle.seek(0, 2)
+            size = handle.tell()
+            handle.seek(max(0, size - 12))
+            tail = handle.read()
+    except OSError:
+        return False
+    extension = Path(path).suffix.lower()
+    if extension == ".png":
+        return head.startswith(_PNG_SIGNATURE) and tail[-8:-4] == b"IEND"
+    if extension in (".jpg", ".jpeg"):
+        return head.startswith(b"\xff\xd8") and b"\xff\xd9" in tail
+    magic = {".tif": (b"II*\x00", b"MM\x00*"), ".tiff": (b"II*\x00", b"MM\x00*"), ".exr": (b"v/1\x01",),
+             ".dpx": (b"SDPX", b"XPDS"), ".bmp": (b"BM",)}
+    if extension in magic:
+        return any(head.startswith(mark) for mark in magic[extension]) and size > 64
+    return size > 0
 
 
 def describe_image(path: Path) -> dict:

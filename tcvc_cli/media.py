@@ -266,18 +266,23 @@ def _packet_timing(path: Path) -> tuple[int, Fraction, bool, float]:
         raise InputError(f"{path}: the file is truncated or corrupt (ffmpeg: {damage[0].split('] ')[-1]})",
                          hint="re-export or re-download the video; tcvc will not guess at missing frames")
     timebase = Fraction(1, 1)
-    stamps: list[int] = []
+    presentation: list[int | None] = []
+    decoding: list[int] = []
     durations: list[int] = []
     for line in out.splitlines():
         if line.startswith("#tb 0:"):
             timebase = Fraction(line.split(":", 1)[1].strip())
         elif line and line[0] == "0" and "," in line:
             parts = [p.strip() for p in line.split(",")]
-            # Presentation times: decode times of a stream with B-frames are shifted and re-rounded.
-            stamp = parts[2] if len(parts) >= 4 and parts[2].lstrip("-").isdigit() else parts[1] if len(parts) >= 4 else ""
-            if stamp.lstrip("-").isdigit():
-                stamps.append(int(stamp))
-                durations.append(int(parts[3]) if parts[3].lstrip("-").isdigit() else 0)
+            if len(parts) < 4 or not _is_stamp(parts[1]):
+                continue
+            decoding.append(int(parts[1]))
+            presentation.append(int(parts[2]) if _is_stamp(parts[2]) else None)
+            durations.append(int(parts[3]) if parts[3].lstrip("-").isdigit() else 0)
+    # Presentation times: decode times of a stream with B-frames are shifted and re-rounded. But
+    # an AVI with packed B-frames (XviD, DivX) stores no presentation time for most packets:
+    # then the decode times, evenly spaced in such files, are the ones to read.
+    stamps = decoding if any(stamp is None for stamp in presentation) else presentation
     count = len(stamps)
     if count == 0:
         return 0, DEFAULT_FOLDER_FPS, False, 0.0
@@ -303,6 +308,14 @@ def _packet_timing(path: Path) -> tuple[int, Fraction, bool, float]:
     if fitting:
         return count, min(fitting)[2], False, delay
     return count, average.limit_denominator(1001), True, delay
+
+
+# ffmpeg's AV_NOPTS_VALUE: a packet without that timestamp.
+_NO_STAMP = -(2**63)
+
+
+def _is_stamp(text: str) -> bool:
+    return text.lstrip("-").isdigit() and int(text) != _NO_STAMP
 
 
 def _misfit(stamps: list[int], rate: Fraction, timebase: Fraction) -> float | None:
@@ -649,6 +662,34 @@ def probe_sequence(path: str | os.PathLike) -> dict:
             "timecode": (meta or {}).get("timecode"), "first_frame": sequence.first, "last_frame": sequence.last,
             "padding": sequence.naming.padding if sequence.naming else None,
             "missing_frames": seq.number_ranges(sequence.held, limit=50) if sequence.held else ""}
+
+
+def bad_frames(path: str | os.PathLike, decode: bool = False) -> list[int]:
+    """Frame numbers of a sequence whose files are damaged: their structure checked (a
+    truncated PNG or JPEG is missing its end), or with `decode` every frame decoded."""
+    from .images import looks_complete, read_raw
+
+    sequence = seq.scan(path, fill_gaps=True)
+    held = set(sequence.held)
+    bad = []
+    for number, file in zip(sequence.numbers, sequence.files):
+        if number in held:
+            continue
+        if not looks_complete(file):
+            bad.append(number)
+        elif decode:
+            try:
+                read_raw(file)
+            except InputError:
+                bad.append(number)
+    return bad
+
+
+def decode_errors(path: Path) -> str | None:
+    """The first error ffmpeg reports while decoding every frame of a video, or None."""
+    _, errors = run_ffmpeg(["-v", "error", "-i", str(path), "-map", "0:v:0", "-f", "null", "-"], f"decoding {path}")
+    lines = [line for line in errors.splitlines() if line.strip()]
+    return lines[0].split("] ")[-1] if lines else None
 
 
 def open_source(path: str | os.PathLike, selection: FrameSelection = FrameSelection(),

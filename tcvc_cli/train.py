@@ -32,7 +32,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from . import media
-from .checkpoint import read_checkpoint, save_generator
+from .checkpoint import read_checkpoint, resolve_model, save_generator
 from .config import ModelConfig, model_preset
 from .data import EpochBatches, MixedBatches, SequenceDataset, load_clips, split_clips
 from .errors import Interrupted, Preempted, Terminated, TrainingError, UsageError
@@ -627,6 +627,7 @@ class Trainer:
         if self.dist.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             (self.run_dir / "config.json").write_text(json.dumps(self.config.to_json(), indent=2) + "\n", "utf-8")
+        yield {"type": "preparing", "step": 0, "what": "reading the training frames into the cache"}
         try:
             self._data()
             self._build()
@@ -684,8 +685,10 @@ class Trainer:
         finally:
             if metrics_file:
                 metrics_file.close()
+        # The generator `--model RUN_DIR` loads (the best on validation, when there was any), and the last one.
         summary = {"type": "done", "step": step, "run_dir": str(self.run_dir), "best_val_l1": best,
-                   "generator": str(self.run_dir / "generator-latest.safetensors")}
+                   "generator": str(resolve_model(str(self.run_dir))) if self.dist.is_main else None,
+                   "latest_generator": str(self.run_dir / "generator-latest.safetensors")}
         if self.dist.enabled:
             digests: list[str] = [""] * self.dist.world
             torch.distributed.all_gather_object(digests, _digest(self.generator))
@@ -781,5 +784,5 @@ def plot_losses(run_dir: Path) -> Path | None:
 
 
 def train(config: TrainConfig, run_dir: Path, *, device: str = "auto", resume: bool = False) -> Iterator[dict[str, Any]]:
-    """Train (or resume) a run; yields events: start, validation, step, checkpoint, done."""
+    """Train (or resume) a run; yields events: preparing, start, validation, step, checkpoint, done."""
     yield from Trainer(config, run_dir, device=device, resume=resume).run()

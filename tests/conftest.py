@@ -68,6 +68,22 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def motion_checkpoint(tmp_path_factory) -> Path:
+    """A randomly initialised tiny generator with the motion-compensated condition (the default)."""
+    import torch
+
+    from tcvc_cli.checkpoint import save_generator
+    from tcvc_cli.config import model_preset
+    from tcvc_cli.networks import define_generator
+
+    torch.manual_seed(0)
+    config = model_preset("tiny")
+    assert config.condition == "motion"
+    path = tmp_path_factory.mktemp("models") / "tiny-motion.safetensors"
+    return save_generator(path, define_generator(config), config)
+
+
+@pytest.fixture(scope="session")
 def cut_clip(tmp_path_factory):
     """A 24-frame 96x64 clip with a scene cut at frame 12: (line-art video path, colour frames, line frames)."""
     colour, lines = render_clip(seed=1, frames=24, size=(96, 64), cut_at=12)

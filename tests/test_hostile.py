@@ -6,6 +6,7 @@ without a traceback, and without leaving a partial output behind.
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 
@@ -70,6 +71,7 @@ COMMANDS = {
     "evaluate": ["evaluate", "{input}", "{input}", "--inception-weights", "off"],
     "models-verify": ["models", "verify", "{model}", "--offline"],
     "models-path": ["models", "path", "hf:nobody/nothing", "--offline"],
+    "models-show": ["models", "show", "{model}"],
 }
 BROKEN = ["empty", "truncated", "text", "noise_png", "missing", "brackets", "no_frames", "folder_of_junk", "exr_junk",
           "pattern_nothing", "gappy"]
@@ -80,12 +82,14 @@ BAD_OPTIONS = [["--work-size", "abc"], ["--shard", "0/0"], ["--shard", "x"], ["-
                ["--layers", "ink"], ["--start-number", "x"], ["--shots", "missing.otio"], ["--format", "gif"]]
 
 
-def _check(result, out: Path) -> None:
+def _check(result, out: Path, as_json: bool = False) -> None:
     assert result.exit_code in EXIT_CODES and result.exit_code not in (0, EXIT_INTERNAL), (result.exit_code, result.output)
     assert "Traceback" not in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
     leftovers = [p.name for p in out.iterdir()] if out.exists() else []
     assert not leftovers, leftovers  # nothing partial (hidden work folders included) is left behind
+    if as_json and result.stdout.strip():  # a script piping to jq gets JSON or nothing
+        json.loads(result.stdout)
 
 
 def _invoke(template: list[str], files: dict, out: Path, input_name: str, extra: list[str]):
@@ -94,17 +98,61 @@ def _invoke(template: list[str], files: dict, out: Path, input_name: str, extra:
     return CliRunner().invoke(app, args, catch_exceptions=True)
 
 
+@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
 @pytest.mark.parametrize("command", list(COMMANDS))
 @pytest.mark.parametrize("broken", BROKEN)
-def test_broken_files_fail_cleanly(junk, tmp_path, command, broken):
+def test_broken_files_fail_cleanly(junk, tmp_path, command, broken, as_json):
     _, files = junk
     out = tmp_path / "out"
     out.mkdir()
-    result = _invoke(COMMANDS[command], files, out, broken, [])
+    result = _invoke(COMMANDS[command], files, out, broken, ["--json"] if as_json else [])
     if (command, broken) == ("probe", "gappy"):  # probing is how a gap is found: it reports, not fails
         assert result.exit_code == 0 and '"missing_frames": "1003-1004"' in result.output
         return
-    _check(result, out)
+    _check(result, out, as_json)
+
+
+def _frames_with_a_bad_one(folder: Path, frames: list, bad: int, how: str) -> None:
+    folder.mkdir()
+    for index, frame in enumerate(frames):
+        media.write_image(folder / f"{index:06d}.png", frame)
+    target = folder / f"{bad:06d}.png"
+    if how == "truncated":
+        target.write_bytes(target.read_bytes()[: target.stat().st_size // 2])
+    else:
+        target.write_text("not a picture\n")
+
+
+@pytest.mark.parametrize("how", ["truncated", "text"])
+@pytest.mark.parametrize("output", ["c.mp4", "frames"])
+def test_a_bad_frame_part_way_leaves_no_partial_output_that_resume_cannot_use(junk, tmp_path, clip_frames, how, output):
+    _, files = junk
+    _frames_with_a_bad_one(tmp_path / "lines", clip_frames[1] * 2, 12, how)
+    out = tmp_path / "out"
+    out.mkdir()
+    result = CliRunner().invoke(app, ["colorize", str(tmp_path / "lines"), "--seed-frame", str(files["seed"]),
+                                      "-o", str(out / output)], catch_exceptions=True)
+    assert result.exit_code == 3, result.output
+    assert list(out.iterdir()) == []  # no segment was complete: nothing to resume from, nothing left
+
+
+def test_a_bad_frame_after_saved_segments_keeps_them_for_resume_and_says_where(junk, tmp_path, clip_frames):
+    _, files = junk
+    _frames_with_a_bad_one(tmp_path / "lines", clip_frames[1] * 2, 12, "truncated")
+    out = tmp_path / "out"
+    out.mkdir()
+    args = ["colorize", str(tmp_path / "lines"), "--seed-frame", str(files["seed"]), "-o", str(out / "c.mp4"),
+            "--segment-frames", "5"]
+    result = CliRunner().invoke(app, args, catch_exceptions=True)
+    assert result.exit_code == 3, result.output
+    kept = [p for p in out.iterdir()]
+    assert [p.name for p in kept] == [".c.mp4.tcvc-partial"] and str(kept[0]) in " ".join(result.stderr.split())
+    assert "10 of 32 frames" in result.stderr and "--resume" in result.stderr
+    media.write_image(tmp_path / "lines" / "000012.png", clip_frames[1][12])  # the frame is fixed: resume finishes
+    resumed = CliRunner().invoke(app, [*args, "--resume", "--json"], catch_exceptions=True)
+    assert resumed.exit_code == 0, resumed.output
+    assert json.loads(resumed.stdout)["results"][0]["resumed_from"] == 10
+    assert [p.name for p in out.iterdir()] == ["c.mp4"]
 
 
 def test_random_broken_arguments_fail_cleanly(junk, tmp_path):

@@ -124,10 +124,12 @@ def _pages(folder, sizes):
         cv2.imwrite(str(folder / f"page{index:03d}.png"), page)
 
 
-def test_pages_of_different_sizes_colour_independently_at_their_own_size(cli, tiny_checkpoint, tmp_path):
+@pytest.mark.parametrize("model", ["tiny_checkpoint", "motion_checkpoint"])
+def test_pages_of_different_sizes_colour_independently_at_their_own_size(cli, model, request, tmp_path):
     sizes = [(64, 96), (120, 80), (50, 50)]
     _pages(tmp_path / "pages", sizes)
-    result = cli("colorize", tmp_path / "pages", "--model", tiny_checkpoint, "--feedback", "off", "-o", tmp_path / "out")
+    result = cli("colorize", tmp_path / "pages", "--model", request.getfixturevalue(model), "--feedback", "off",
+                 "-o", tmp_path / "out")
     assert result.exit_code == 0, result.output
     out = [media.read_image(p) for p in media.list_frames(tmp_path / "out")]
     assert [image.shape[1::-1] for image in out] == sizes

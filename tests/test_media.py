@@ -154,3 +154,19 @@ def test_encoded_video_is_tagged_bt709(sample_video, tmp_path):
     with media.open_source(sample_video) as source, media.open_sink(tmp_path / "tagged.mp4", like=source.info) as sink:
         media.copy_frames(source, sink)
     assert media.probe(tmp_path / "tagged.mp4").color_matrix == "bt709"
+
+
+def test_an_xvid_avi_without_presentation_times_reads_at_its_frame_rate(cli, tmp_path):
+    # MPEG-4 Part 2 with B-frames in AVI, as XviD and DivX write it: most packets carry no
+    # presentation time (ffmpeg's AV_NOPTS_VALUE), only a decode time.
+    avi = tmp_path / "old camera.avi"
+    ffmpeg("-f", "lavfi", "-i", "testsrc=size=720x528:rate=24000/1001", "-t", "1", "-c:v", "mpeg4", "-vtag", "xvid",
+           "-bf", "2", "-q:v", "5", str(avi))
+    packets, _ = media.run_ffmpeg(["-v", "error", "-i", str(avi), "-map", "0:v:0", "-c", "copy", "-f", "framecrc", "-"], "test")
+    assert "-9223372036854775808" in packets  # the fixture is the kind of file it claims to be
+    info = media.probe(avi)
+    assert info.fps == NTSC_FILM and info.frame_count == 24
+    result = cli("lineart", avi, "-o", tmp_path / "lines.mp4")
+    assert result.exit_code == 0, result.output
+    lines = media.probe(tmp_path / "lines.mp4")
+    assert lines.fps == NTSC_FILM and lines.frame_count == 24

@@ -136,6 +136,32 @@ def test_probe_reports_what_a_hand_off_check_needs(cli, shot010, tmp_path):
     assert media.probe(tmp_path / "lines.mov").timecode == "01:00:10:05"
 
 
+def test_probe_names_the_damaged_frames_of_a_sequence_and_exits_3(cli, tmp_path):
+    colour, _ = render_clip(seed=5, frames=8, size=SIZE)
+    folder = tmp_path / "plates"
+    folder.mkdir()
+    for number, frame in zip(range(1001, 1009), colour):
+        media.write_image(folder / f"plate.{number}.png", frame)
+    assert cli("probe", folder / "plate.####.png").exit_code == 0
+    whole = (folder / "plate.1004.png").read_bytes()
+    (folder / "plate.1004.png").write_bytes(whole[: len(whole) // 2])  # a copy that stopped half-way
+    (folder / "plate.1006.png").write_bytes(whole[:-4])  # only the checksum of the last chunk lost
+    for extra in ([], ["--check"]):
+        result = cli("probe", folder / "plate.####.png", *extra)
+        assert result.exit_code == 3, result.output
+        assert "1004" in result.stderr and "1006" in result.stderr and "1005" not in result.stderr
+    # A frame whose structure is whole but whose data is not decodes wrongly: --check finds it.
+    (folder / "plate.1004.png").write_bytes(whole)
+    (folder / "plate.1006.png").write_bytes(whole)
+    broken = bytearray(whole)
+    start = broken.index(b"IDAT") + 8
+    broken[start:start + 40] = bytes(40)
+    (folder / "plate.1002.png").write_bytes(bytes(broken))
+    assert cli("probe", folder / "plate.####.png").exit_code == 0
+    checked = cli("probe", folder / "plate.####.png", "--check", "--json")
+    assert checked.exit_code == 3 and "1002" in checked.stderr
+
+
 # --------------------------------------------------------------------------- bit depth
 
 

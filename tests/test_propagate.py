@@ -4,6 +4,7 @@ in their own colour, regions carried whole with their shading, occlusion, confid
 from __future__ import annotations
 
 import json
+import time
 
 import cv2
 import numpy as np
@@ -161,3 +162,23 @@ def test_a_frame_the_motion_does_not_explain_is_named_in_a_warning(cli, tmp_path
     assert shares[0]["anchor"] == 1.0 and min(s["anchor"] for s in shares[1:4]) > 0.9
     assert max(s["anchor"] for s in shares[4:]) < 0.75
     assert all(abs(s["anchor"] + s["previous"] + s["guessed"] - 1) < 1e-3 for s in shares)
+
+
+def test_progress_moves_steadily_while_frames_wait_for_a_later_keyframe(tmp_path):
+    frames = [_ball_and_post(x) for x in range(40, 64)]
+    lines = write_clip(tmp_path / "lines", [line for _, line in frames])
+    (tmp_path / "keys").mkdir()
+    media.write_image(tmp_path / "keys" / "000000.png", frames[0][0])
+    media.write_image(tmp_path / "keys" / "000023.png", frames[23][0])
+    seen = []
+    started = time.perf_counter()
+    Colorizer(None, ColorizeOptions(scene_detect=False)).colorize(lines, tmp_path / "out", keyframes=tmp_path / "keys",
+                                                                 progress=lambda done, total: seen.append(
+                                                                     (time.perf_counter() - started, done, total)))
+    done = [d for _, d, _ in seen]
+    assert done == sorted(done) and done[-1] == 24 and {t for _, _, t in seen} == {24}
+    # Half-way through the time the frames took, a good part of them is counted done: an ETA
+    # from this progress is not wild (frames held for the keyframe used to count only at its end).
+    first, last = seen[0][0], seen[-1][0]
+    middle = max(d for t, d, _ in seen if t <= (first + last) / 2)
+    assert middle >= 6
