@@ -90,13 +90,14 @@ class _Command(typer.core.TyperCommand):
 
 def _argument_name(param) -> str:
     name = param.metavar or param.name.upper()
-    return f"{name}..." if param.nargs == -1 and not name.endswith("...") else name
+    return f"{name}..." if param.nargs == -1 and "..." not in name else name
 
 
 app = typer.Typer(
     cls=_Group,
     name="tcvc",
-    help="Colour line-art video with temporally coherent colorization (Thasarathan et al. 2019).",
+    help="Colour line-art video with temporally coherent colorization (Thasarathan et al. 2019).\n\n"
+         "The global options -q, -v and --json may stand before or after the command.",
     # Help text is plain text: "hf:ORG/REPO[/FILE][@REV]" must not be read as markup.
     rich_markup_mode=None,
     no_args_is_help=True,
@@ -127,8 +128,10 @@ def _version(value: bool) -> None:
 def main_options(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or warnings on stderr; errors only.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log details on stderr.")] = False,
-    version: Annotated[Optional[bool], typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")] = None,
+    version: Annotated[Optional[bool], typer.Option("--version", "-V", callback=_version, is_eager=True, help="Print the version and exit.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the command's result as one JSON document on stdout (also after the command: tcvc probe ep.mp4 --json).")] = False,
 ) -> None:
+    """Global options stand before or after the command: `tcvc -q colorize ...` and `tcvc colorize ... -q` are the same."""
     state.quiet = quiet
     level = logging.ERROR if quiet else logging.INFO if verbose else logging.WARNING
     log.handlers.clear()
@@ -234,8 +237,8 @@ class BarProgress(SilentProgress):
                             TimeElapsedColumn(table_column=Column(no_wrap=True, min_width=7)),
                             TextColumn("ETA", table_column=Column(no_wrap=True, min_width=3)),
                             TimeRemainingColumn(table_column=Column(no_wrap=True, min_width=7)),
+                            TextColumn("{task.fields[note]}", table_column=Column(no_wrap=True, overflow="ellipsis", ratio=3)),
                             BarColumn(bar_width=None, table_column=Column(ratio=1, min_width=4)),
-                            TextColumn("{task.fields[note]}", table_column=Column(no_wrap=True, overflow="ellipsis", ratio=2)),
                             console=err_console, transient=False, expand=True)
         self.task = self.bar.add_task(description, total=None, rate="", note="")
         self.rate: float | None = None
@@ -382,21 +385,25 @@ def _report(results: list[dict], as_json: bool, describe: Callable[[dict], str])
 
 # --------------------------------------------------------------------------- shared options
 
-# Help panels, in the order a command's help shows them.
-P_SOURCES, P_MODEL, P_SHOTS, P_OUTPUT, P_ENCODE, P_FARM = (
-    "Coloured frames and keyframes", "Model and motion", "Shots", "Output", "Video encoding", "Farm and scripting")
 Codec = Literal["h264", "h265", "prores", "prores4444", "dnxhr", "dnxhr444", "ffv1"]
 X264Preset = Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo"]
 Device = Literal["auto", "cpu", "cuda", "mps"]
 
+# Help panels, in the order a command's help shows them.
+P_RUN, P_ARCH, P_LINES, P_SCHEDULE, P_LOSS, P_FEEDBACK, P_FINETUNE, P_HARDWARE = (
+    "Run folder and checkpoints", "Model", "Line art", "Training schedule", "Losses", "Previous-frame condition",
+    "Fine-tuning", "Hardware")
+P_SOURCES, P_MODEL, P_SHOTS, P_OUTPUT, P_ENCODE, P_FARM = (
+    "Coloured frames and keyframes", "Model and motion", "Shots", "Output", "Video encoding", "Farm and scripting")
+
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON summary on stdout instead of text.")]
 OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace outputs that already exist.")]
-CrfOpt = Annotated[int, typer.Option("--crf", help="H.264 quality for video outputs (0 best - 51 worst).", min=0, max=51)]
-PresetOpt = Annotated[str, typer.Option("--preset", help="x264 speed preset for video outputs.")]
+CrfOpt = Annotated[int, typer.Option("--crf", metavar="0-51", help="H.264/H.265 quality for video outputs (0 best - 51 worst).", min=0, max=51)]
+PresetOpt = Annotated[X264Preset, typer.Option("--preset", help="x264/x265 speed preset for video outputs.")]
 LosslessOpt = Annotated[bool, typer.Option("--lossless", help="Encode H.264 videos losslessly (RGB, exact pixels, large files).")]
-CodecOpt = Annotated[str, typer.Option("--codec", help="Video codec: h264, h265, prores (422 HQ), prores4444 (keeps alpha), dnxhr (HQ), dnxhr444, or ffv1 (lossless archive, keeps alpha).")]
-BitDepthOpt = Annotated[Optional[int], typer.Option("--bit-depth", help="8 or 16 bits per sample for image outputs (default: the input's; EXR is always half float).")]
-StartNumberOpt = Annotated[Optional[int], typer.Option("--start-number", help="Number output frames from N (default: keep the input's frame numbers).")]
+CodecOpt = Annotated[Codec, typer.Option("--codec", help="Video codec: h264, h265, prores (422 HQ), prores4444 (keeps alpha), dnxhr (HQ), dnxhr444, or ffv1 (lossless archive, keeps alpha).")]
+BitDepthOpt = Annotated[Optional[Literal[8, 16]], typer.Option("--bit-depth", help="Bits per sample of image outputs. Default: the input's (EXR is always half float).")]
+StartNumberOpt = Annotated[Optional[int], typer.Option("--start-number", metavar="N", help="Number output frames from N. Default: the input's own frame numbers.")]
 FillGapsOpt = Annotated[bool, typer.Option("--fill-gaps", help="Hold the frame before each frame missing from a numbered sequence, instead of stopping with an error.")]
 
 
@@ -406,13 +413,13 @@ FillGapsOpt = Annotated[bool, typer.Option("--fill-gaps", help="Hold the frame b
 @app.command(cls=_Command)
 @reports_errors
 def extract(
-    videos: Annotated[list[Path], typer.Argument(help="Videos or image sequences (a folder, shot010.%04d.png or shot010.####.png).", show_default=False)],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Folder that receives one frame folder per input.")],
-    start: Annotated[Optional[str], typer.Option(help="First frame: a frame number (120; a sequence's own numbers, e.g. 1010) or a time (5s, 00:00:05.0).")] = None,
-    end: Annotated[Optional[str], typer.Option(help="Stop before this frame number or time.")] = None,
-    every: Annotated[int, typer.Option(min=1, help="Keep every N-th frame.")] = 1,
-    size: Annotated[Optional[str], typer.Option(help="Resize frames to WIDTHxHEIGHT.")] = None,
-    image_format: Annotated[Optional[str], typer.Option("--format", help="png, tif or exr (default: a sequence's own format, png for videos).")] = None,
+    videos: Annotated[list[Path], typer.Argument(metavar="VIDEO", help="Videos or image sequences (a folder, shot010.%04d.png or shot010.####.png).", show_default=False)],
+    output: Annotated[Path, typer.Option("--output", "-o", metavar="PATH", help="Folder that receives one frame folder per input, or, for one input, a pattern for its frames (ink/sh010.%04d.png, ink/sh010.####.png).")],
+    start: Annotated[Optional[str], typer.Option(metavar="FRAME|TIME", help="First frame: a frame number (120; a sequence's own numbers, e.g. 1010) or a time (5s, 00:00:05.0). Default: the first.")] = None,
+    end: Annotated[Optional[str], typer.Option(metavar="FRAME|TIME", help="Stop before this frame number or time. Default: at the end.")] = None,
+    every: Annotated[int, typer.Option(min=1, metavar="N", help="Keep every N-th frame.")] = 1,
+    size: Annotated[Optional[str], typer.Option(metavar="WIDTHxHEIGHT", help="Resize frames. Default: their own size.")] = None,
+    image_format: Annotated[Optional[Literal["png", "tif", "tiff", "exr"]], typer.Option("--format", help="Frame format. Default: a sequence's own format, png for videos.")] = None,
     bit_depth: BitDepthOpt = None,
     start_number: StartNumberOpt = None,
     fill_gaps: FillGapsOpt = False,
@@ -425,10 +432,17 @@ def extract(
     (shot010.1001.png ...) and its bit depth, unless told otherwise.
     """
     from . import media
+    from . import sequence as seq
     from .jobs import extract_video, sequence_name
 
     frame_size = media.parse_size(size) if size else None
     extension = _image_extension(image_format)
+    if not seq.is_pattern(output) and output.suffix.lower() in media.IMAGE_NAME_EXTENSIONS and not output.is_dir():
+        raise UsageError(f"-o {output} names one image, but extract writes image sequences",
+                         hint=f"give a folder, or a pattern such as {output.with_name(output.stem + '.%04d' + output.suffix)}")
+    if seq.is_pattern(output) and len(videos) > 1:
+        raise UsageError(f"-o {output} names the frames of one input, but there are {len(videos)}",
+                         hint="give -o a folder: each input's frames go into a folder of its own inside it")
     stems = [sequence_name(v) for v in videos]
     clash = sorted({s for s in stems if stems.count(s) > 1})
     if clash:
@@ -460,14 +474,14 @@ def _image_extension(text: str | None) -> str | None:
 @app.command(cls=_Command)
 @reports_errors
 def lineart(
-    inputs: Annotated[list[Path], typer.Argument(help="Colour videos or image sequences (folders or shot010.%04d.png patterns).", show_default=False)],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Output video/folder (one input) or a folder (several).")],
-    mode: Annotated[str, typer.Option(help="canny: the paper's synthetic line art; xdog: one ink stroke along each line; thinned: single-pixel centrelines; greyscale: the paper's second experiment (docs/lineart.md).")] = "canny",
-    augment: Annotated[Optional[str], typer.Option(help="Comma-separated augmentations that make the line art look drawn and scanned: width, gaps, details, paper, jpeg, scan.")] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the augmentations (the same seed gives the same line art).")] = 0,
-    sigma: Annotated[float, typer.Option(help="Gaussian blur sigma before Canny (the paper's 1).")] = 1.0,
-    low: Annotated[float, typer.Option(help="Canny low threshold.")] = 50.0,
-    high: Annotated[float, typer.Option(help="Canny high threshold.")] = 150.0,
+    inputs: Annotated[list[Path], typer.Argument(metavar="VIDEO", help="Colour videos or image sequences (folders or shot010.%04d.png patterns).", show_default=False)],
+    output: Annotated[Path, typer.Option("--output", "-o", metavar="PATH", help="Output video, image sequence pattern (out.%04d.png) or folder for one input; a folder for several.")],
+    mode: Annotated[str, typer.Option(metavar="canny|xdog|thinned|greyscale", help="canny: the paper's synthetic line art; xdog: one ink stroke along each line; thinned: single-pixel centrelines; greyscale: the paper's second experiment (docs/lineart.md).")] = "canny",
+    augment: Annotated[Optional[str], typer.Option(metavar="LIST", help="Comma-separated augmentations that make the line art look drawn and scanned: width, gaps, details, paper, jpeg, scan. Default: none.")] = None,
+    seed: Annotated[int, typer.Option(metavar="N", help="Seed of the augmentations (the same seed gives the same line art).")] = 0,
+    sigma: Annotated[float, typer.Option(metavar="SIGMA", help="Gaussian blur sigma before Canny (the paper's 1).")] = 1.0,
+    low: Annotated[float, typer.Option(metavar="LEVEL", help="Canny low threshold.")] = 50.0,
+    high: Annotated[float, typer.Option(metavar="LEVEL", help="Canny high threshold.")] = 150.0,
     overwrite: OverwriteOpt = False,
     bit_depth: BitDepthOpt = None,
     start_number: StartNumberOpt = None,
@@ -519,7 +533,7 @@ def _check_bits(bits: int | None) -> None:
 @app.command(cls=_Command)
 @reports_errors
 def probe(
-    videos: Annotated[list[Path], typer.Argument(help="Videos or image sequences (folders, shot010.%04d.png or shot010.####.png).", show_default=False)],
+    videos: Annotated[list[Path], typer.Argument(metavar="VIDEO", help="Videos or image sequences (folders, shot010.%04d.png or shot010.####.png).", show_default=False)],
     check: Annotated[bool, typer.Option("--check", help="Decode every frame, not only check each file's structure; "
                                                        "a video is decoded to its end.")] = False,
     as_json: JsonOpt = False,
@@ -560,7 +574,7 @@ def probe(
 
 # --------------------------------------------------------------------------- colorize
 
-CacheDirOpt = Annotated[Optional[Path], typer.Option("--cache-dir", help="Model cache folder (default: $TCVC_CACHE_DIR or the user cache).")]
+CacheDirOpt = Annotated[Optional[Path], typer.Option("--cache-dir", metavar="FOLDER", help="Model cache folder. Default: $TCVC_CACHE_DIR, else the user cache.")]
 OfflineOpt = Annotated[bool, typer.Option("--offline", help="Never contact the hub; use cached models only.")]
 
 
@@ -602,7 +616,7 @@ def colorize(
     model: Annotated[Optional[str], typer.Option("--model", "-m", metavar="MODEL", rich_help_panel=P_MODEL, help="Checkpoint: a .safetensors file, a run folder, or hf:ORG/REPO[/FILE][@REV]. Default: $TCVC_MODEL, else none: colours are carried from --seed-frame and --keyframes along the line art's motion (no training needed); 'none' overrides $TCVC_MODEL.")] = None,
     work_size: Annotated[str, typer.Option("--work-size", metavar="PIXELS|native|auto", rich_help_panel=P_MODEL, help="Short side the model runs at, or native; without a model, the short side the motion is measured at. auto: the checkpoint's training size, or 480 for the motion.")] = "auto",
     feedback: Annotated[Literal["on", "off"], typer.Option(rich_help_panel=P_MODEL, help="on: each output conditions the next (the paper); off: every frame stands alone, conditioned on the seed or blank (a folder of pages may then mix sizes).")] = "on",
-    anchor: Annotated[float, typer.Option(rich_help_panel=P_MODEL, help="Plain-condition models: where the line art is as on the shot's seed frame or latest keyframe, pull the condition back to that frame by this much (0: off, 1: fully).", min=0.0, max=1.0)] = 1.0,
+    anchor: Annotated[float, typer.Option(metavar="0-1", rich_help_panel=P_MODEL, help="Plain-condition models: where the line art is as on the shot's seed frame or latest keyframe, pull the condition back to that frame by this much (0: off, 1: fully).", min=0.0, max=1.0)] = 1.0,
     anchor_radius: Annotated[Optional[int], typer.Option("--anchor-radius", metavar="PIXELS", rich_help_panel=P_MODEL, help="Pixels (at the work size) around a changed line that are not anchored. Default: 1/32 of the work size's short side.", min=0)] = None,
     from_color: Annotated[bool, typer.Option("--from-color", rich_help_panel=P_MODEL, help="Input is colour or greyscale footage: derive the model's input from it first.")] = False,
     upscale: Annotated[Literal["bicubic", "flat"], typer.Option(rich_help_panel=P_MODEL, help="bicubic: smooth colour under the source's own lines; flat: one colour per line-enclosed region.")] = "bicubic",
@@ -614,7 +628,7 @@ def colorize(
     both_ways: Annotated[bool, typer.Option("--both-ways/--forward-only", rich_help_panel=P_SOURCES, help="Colour the frames before a later keyframe of the shot backwards from it too, and blend the two passes (without a model, and with motion-compensated models).")] = True,
     shots: Annotated[Optional[Path], typer.Option("--shots", metavar="FILE", rich_help_panel=P_SHOTS, help="Shot boundaries from editorial, used instead of detecting cuts: an OpenTimelineIO timeline (.otio), a CMX 3600 EDL (.edl) or a CSV of first frame numbers. Default: cuts are detected.")] = None,
     scene_detect: Annotated[bool, typer.Option("--scene-detect/--no-scene-detect", rich_help_panel=P_SHOTS, help="Detect scene cuts and start each shot afresh.")] = True,
-    cut_threshold: Annotated[float, typer.Option(rich_help_panel=P_SHOTS, help="Edge change ratio above which two frames are a cut.", min=0.0, max=1.0)] = 0.5,
+    cut_threshold: Annotated[float, typer.Option(metavar="0-1", rich_help_panel=P_SHOTS, help="Edge change ratio above which two frames are a cut.", min=0.0, max=1.0)] = 0.5,
     cut_reset: Annotated[Literal["auto", "seed", "blank"], typer.Option(rich_help_panel=P_SHOTS, help="After a cut: seed (colours from the seed frame), blank (the model paints the shot's first frame from its line art), auto (blank for motion-compensated models, seed otherwise).")] = "auto",
     output: Annotated[Optional[Path], typer.Option("--output", "-o", metavar="PATH", rich_help_panel=P_OUTPUT, help="Output video (by extension), image sequence pattern (out.%04d.png, out.####.png) or frame folder; one input only. Default: INPUT_color beside the input.")] = None,
     output_dir: Annotated[Optional[Path], typer.Option("--output-dir", metavar="FOLDER", rich_help_panel=P_OUTPUT, help="Folder for the outputs of several inputs. Default: beside each input.")] = None,
@@ -626,7 +640,7 @@ def colorize(
     fill_gaps: Annotated[bool, typer.Option("--fill-gaps", rich_help_panel=P_SOURCES, help="Hold the frame before each frame missing from a numbered sequence, instead of stopping with an error.")] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", rich_help_panel=P_OUTPUT, help="Replace outputs that already exist.")] = False,
     codec: Annotated[Codec, typer.Option("--codec", rich_help_panel=P_ENCODE, help="Video codec: h264, h265, prores (422 HQ), prores4444 (keeps alpha), dnxhr (HQ), dnxhr444, or ffv1 (lossless archive, keeps alpha).")] = "h264",
-    crf: Annotated[int, typer.Option("--crf", rich_help_panel=P_ENCODE, help="H.264/H.265 quality (0 best - 51 worst).", min=0, max=51)] = 18,
+    crf: Annotated[int, typer.Option("--crf", metavar="0-51", rich_help_panel=P_ENCODE, help="H.264/H.265 quality (0 best - 51 worst).", min=0, max=51)] = 18,
     preset: Annotated[X264Preset, typer.Option("--preset", rich_help_panel=P_ENCODE, help="x264/x265 speed preset.")] = "medium",
     lossless: Annotated[bool, typer.Option("--lossless", rich_help_panel=P_ENCODE, help="Encode H.264 losslessly (RGB, exact pixels, large files).")] = False,
     resume: Annotated[bool, typer.Option(rich_help_panel=P_FARM, help="Continue an interrupted run from its last completed segment.")] = False,
@@ -659,7 +673,11 @@ def colorize(
     sources = list(iter_inputs(inputs))
     if sharding:
         part, parts = sharding
+        everything = len(sources)
         sources = [s for i, s in enumerate(sources) if i % parts == part - 1]
+        if not sources:  # exit 0 still: an array job with more tasks than inputs stays green
+            log.warning("--shard %d/%d: no inputs in this shard (%d input%s in all); nothing to do", part, parts,
+                        everything, "" if everything == 1 else "s")
     if output is not None and len(sources) > 1:
         raise UsageError("-o/--output names one output but there are several inputs", hint="use --output-dir")
     if shots is not None and len(sources) > 1:
@@ -719,60 +737,60 @@ def colorize(
 @app.command(cls=_Command)
 @reports_errors
 def train(
-    data: Annotated[Optional[Path], typer.Argument(help="Folder of clips: subfolders of coloured frames, or videos.", show_default=False)] = None,
-    run_dir: Annotated[Optional[Path], typer.Option("--run-dir", "-o", help="Run folder (default: runs/<date-time>).")] = None,
-    resume: Annotated[Optional[Path], typer.Option(help="Continue the run in this folder from its last checkpoint. With DATA, a folder that holds no run yet is started, so one command line serves a job's first start and every requeue.")] = None,
-    preset: Annotated[str, typer.Option(help="paper, small, tiny, or pix2pix (the paper's U-Net baseline).")] = "paper",
-    arch: Annotated[Optional[str], typer.Option(help="resnet (tcvc) or unet (pix2pix baseline).")] = None,
-    epochs: Annotated[Optional[int], typer.Option(help="Passes over the training clips (paper: 35).")] = None,
-    max_steps: Annotated[Optional[int], typer.Option("--max-steps", help="Stop after N optimiser steps.")] = None,
-    batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Global batch size (paper: 16).")] = None,
-    image_size: Annotated[Optional[int], typer.Option("--image-size", help="Training crop size (paper: 256).")] = None,
-    ngf: Annotated[Optional[int], typer.Option(help="Generator width.")] = None,
-    n_blocks: Annotated[Optional[int], typer.Option("--n-blocks", help="Residual blocks.")] = None,
-    dilation: Annotated[Optional[int], typer.Option(help="Dilation of each residual block's first conv.")] = None,
-    no_previous: Annotated[bool, typer.Option("--no-previous", help="Never condition on a previous frame (ablation).")] = False,
-    input_mode: Annotated[str, typer.Option("--input-mode", help="lineart or greyscale.")] = "lineart",
-    lineart_mode: Annotated[Optional[str], typer.Option("--lineart-mode", help="How line art is drawn from the coloured frames: canny (the paper), xdog or thinned (docs/lineart.md). Default: canny; with --init-from, the base model's.")] = None,
-    lineart_augment: Annotated[Optional[str], typer.Option("--lineart-augment", help="Comma-separated augmentations of the drawn line art: width, gaps, details, paper, jpeg, scan; or none. Default: all of them (they train the model that colours artists' line art best: docs/lineart.md); none with --lineart-dir; with --init-from, the base model's.")] = None,
-    init_from: Annotated[Optional[str], typer.Option("--init-from", help="Fine-tune: start from this model (a run folder, a .safetensors file or hf:ORG/REPO[/FILE][@REV]). Its architecture is kept, the optimisers start fresh, and the fine-tuning schedule applies (docs/training.md#fine-tuning).")] = None,
-    replay: Annotated[Optional[Path], typer.Option("--replay", help="Earlier training data mixed into every batch while fine-tuning, so the model keeps what it knew.")] = None,
-    replay_fraction: Annotated[Optional[float], typer.Option("--replay-fraction", help="Share of each batch taken from --replay (default 0.25).", min=0.0, max=0.95)] = None,
-    replay_lineart_dir: Annotated[Optional[Path], typer.Option("--replay-lineart-dir", help="Artists' line art of the --replay data, same layout (as --lineart-dir is for DATA).")] = None,
-    sigma: Annotated[float, typer.Option(help="Canny Gaussian sigma.")] = 1.0,
-    low: Annotated[float, typer.Option(help="Canny low threshold.")] = 50.0,
-    high: Annotated[float, typer.Option(help="Canny high threshold.")] = 150.0,
-    lineart_dir: Annotated[Optional[Path], typer.Option("--lineart-dir", help="Artists' line art, same layout as DATA.")] = None,
-    vgg_weights: Annotated[str, typer.Option("--vgg-weights", help="imagenet (torchvision's cache), a .pth path, or random (smoke tests only).")] = "imagenet",
-    lr_g: Annotated[Optional[float], typer.Option("--lr-g", help="Generator learning rate (paper: 1e-4).")] = None,
-    lr_d: Annotated[Optional[float], typer.Option("--lr-d", help="Discriminator learning rate (paper: 1e-5).")] = None,
-    lambda_adv: Annotated[Optional[float], typer.Option("--lambda-adv")] = None,
-    lambda_content: Annotated[Optional[float], typer.Option("--lambda-content")] = None,
-    lambda_style: Annotated[Optional[float], typer.Option("--lambda-style")] = None,
-    lambda_l1: Annotated[Optional[float], typer.Option("--lambda-l1")] = None,
-    blank_probability: Annotated[Optional[float], typer.Option("--blank-prob", help="Chance of a blank previous frame (paper: 0.5).")] = None,
-    val_fraction: Annotated[Optional[float], typer.Option("--val-fraction", help="Share of clips held out for validation.")] = None,
-    checkpoint_every: Annotated[Optional[int], typer.Option("--checkpoint-every", help="Steps between checkpoints.")] = None,
-    sample_every: Annotated[Optional[int], typer.Option("--sample-every", help="Steps between sample grids.")] = None,
-    keep: Annotated[Optional[int], typer.Option(help="Training checkpoints kept.")] = None,
-    prev_source: Annotated[Optional[str], typer.Option("--prev-source", help="Condition in training: gt (the paper's teacher forcing), generated (G's own previous output) or mixed (scheduled).")] = None,
-    unroll: Annotated[Optional[int], typer.Option(help="Frames G generates before t to make its own previous frame.")] = None,
-    unroll_grad: Annotated[bool, typer.Option("--unroll-grad", help="Backpropagate through the unrolled frames.")] = False,
-    mixed_ramp: Annotated[Optional[float], typer.Option("--mixed-ramp", help="Share of training over which 'mixed' ramps to always-generated.")] = None,
-    degrade: Annotated[Optional[float], typer.Option(help="Chance of blurring/noising/colour-shifting/warping the previous frame.")] = None,
-    copy_gate: Annotated[Optional[bool], typer.Option("--copy-gate/--no-copy-gate", help="Let G copy the previous frame per pixel through a learned gate.")] = None,
-    condition: Annotated[Optional[str], typer.Option("--condition", help="previous: G sees the previous colour frame as it is (the paper); motion: moved onto frame t along the line art's motion, with a consistency mask (docs/motion.md).")] = None,
-    prev_gap: Annotated[Optional[int], typer.Option("--prev-gap", help="The condition's true frame lies 1 to N frames back, so G learns to drop content that moved away.")] = None,
-    lambda_gate: Annotated[Optional[float], typer.Option("--lambda-gate", help="Weight of the loss that teaches the copy gate where copying is right.")] = None,
-    lambda_temporal: Annotated[Optional[float], typer.Option("--lambda-temporal", help="Weight of the loss that keeps G's output for a frame in step with its own output for the frame before, moved along the true motion.")] = None,
-    epoch_checkpoints: Annotated[bool, typer.Option("--epoch-checkpoints/--no-epoch-checkpoints", help="Also checkpoint at every epoch's end.")] = True,
-    seed: Annotated[Optional[int], typer.Option(help="Random seed.")] = None,
-    deterministic: Annotated[bool, typer.Option(help="Deterministic algorithms (slower; exact resume on GPU).")] = False,
-    workers: Annotated[Optional[int], typer.Option(help="DataLoader worker processes.")] = None,
-    amp: Annotated[bool, typer.Option("--amp/--no-amp", help="Mixed precision on CUDA.")] = True,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
-    threads: Annotated[Optional[int], typer.Option(help="CPU threads.")] = None,
-    as_json: JsonOpt = False,
+    data: Annotated[Optional[Path], typer.Argument(metavar="DATA", help="Folder of clips: subfolders of coloured frames, or videos. Not needed with --resume.", show_default=False)] = None,
+    run_dir: Annotated[Optional[Path], typer.Option("--run-dir", "-o", metavar="FOLDER", help="Run folder. Default: runs/tcvc-<date-time>.", rich_help_panel=P_RUN)] = None,
+    resume: Annotated[Optional[Path], typer.Option(metavar="FOLDER", help="Continue the run in this folder from its last checkpoint. With DATA, a folder that holds no run yet is started, so one command line serves a job's first start and every requeue. Default: a new run.", rich_help_panel=P_RUN)] = None,
+    checkpoint_every: Annotated[Optional[int], typer.Option("--checkpoint-every", metavar="STEPS", help="Steps between checkpoints (and validations). Default: the preset's (paper 500, small 200, tiny 50).", rich_help_panel=P_RUN)] = None,
+    epoch_checkpoints: Annotated[bool, typer.Option("--epoch-checkpoints/--no-epoch-checkpoints", help="Also checkpoint at every epoch's end.", rich_help_panel=P_RUN)] = True,
+    sample_every: Annotated[Optional[int], typer.Option("--sample-every", metavar="STEPS", help="Steps between sample grids. Default: the preset's (paper 250, small 100, tiny 50).", rich_help_panel=P_RUN)] = None,
+    keep: Annotated[Optional[int], typer.Option(metavar="N", help="Training checkpoints kept. Default: 3.", rich_help_panel=P_RUN)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON summary on stdout instead of text.", rich_help_panel=P_RUN)] = False,
+    preset: Annotated[Literal["paper", "small", "tiny", "pix2pix"], typer.Option(help="paper (the paper's generator), small and tiny (CPUs, tests), pix2pix (the paper's U-Net baseline).", rich_help_panel=P_ARCH)] = "paper",
+    arch: Annotated[Optional[Literal["resnet", "unet"]], typer.Option(help="resnet (tcvc) or unet (the pix2pix baseline). Default: the preset's.", rich_help_panel=P_ARCH)] = None,
+    image_size: Annotated[Optional[int], typer.Option("--image-size", metavar="PIXELS", help="Training crop size, and the size colorize runs the model at. Default: the preset's (paper 256).", rich_help_panel=P_ARCH)] = None,
+    ngf: Annotated[Optional[int], typer.Option(metavar="N", help="Generator width: channels after its first conv. Default: the preset's (paper 64).", rich_help_panel=P_ARCH)] = None,
+    n_blocks: Annotated[Optional[int], typer.Option("--n-blocks", metavar="N", help="Residual blocks. Default: the preset's (paper 8).", rich_help_panel=P_ARCH)] = None,
+    dilation: Annotated[Optional[int], typer.Option(metavar="N", help="Dilation of each residual block's first conv. Default: the preset's (1).", rich_help_panel=P_ARCH)] = None,
+    condition: Annotated[Optional[Literal["previous", "motion"]], typer.Option("--condition", help="previous: G sees the previous colour frame as it is (the paper); motion: moved onto frame t along the line art's motion, with a consistency mask (docs/motion.md). Default: the preset's (motion).", rich_help_panel=P_ARCH)] = None,
+    copy_gate: Annotated[Optional[bool], typer.Option("--copy-gate/--no-copy-gate", help="Let G copy the previous frame per pixel through a learned gate. Default: the preset's (on).", show_default=False, rich_help_panel=P_ARCH)] = None,
+    no_previous: Annotated[bool, typer.Option("--no-previous", help="Never condition on a previous frame (ablation).", rich_help_panel=P_ARCH)] = False,
+    input_mode: Annotated[Literal["lineart", "greyscale"], typer.Option("--input-mode", help="The model's input: line art, or greyscale (the paper's second experiment).", rich_help_panel=P_LINES)] = "lineart",
+    lineart_dir: Annotated[Optional[Path], typer.Option("--lineart-dir", metavar="FOLDER", help="Artists' line art, same layout as DATA. Default: line art drawn from the coloured frames.", rich_help_panel=P_LINES)] = None,
+    lineart_mode: Annotated[Optional[Literal["canny", "xdog", "thinned"]], typer.Option("--lineart-mode", help="How line art is drawn from the coloured frames: canny (the paper), xdog or thinned (docs/lineart.md). Default: canny; with --init-from, the base model's.", rich_help_panel=P_LINES)] = None,
+    lineart_augment: Annotated[Optional[str], typer.Option("--lineart-augment", metavar="LIST|none", help="Comma-separated augmentations of the drawn line art: width, gaps, details, paper, jpeg, scan; or none. Default: all of them (they train the model that colours artists' line art best: docs/lineart.md); none with --lineart-dir; with --init-from, the base model's.", rich_help_panel=P_LINES)] = None,
+    sigma: Annotated[float, typer.Option(metavar="SIGMA", help="Gaussian blur before Canny (the paper's 1).", rich_help_panel=P_LINES)] = 1.0,
+    low: Annotated[float, typer.Option(metavar="LEVEL", help="Canny low threshold.", rich_help_panel=P_LINES)] = 50.0,
+    high: Annotated[float, typer.Option(metavar="LEVEL", help="Canny high threshold.", rich_help_panel=P_LINES)] = 150.0,
+    epochs: Annotated[Optional[int], typer.Option(metavar="N", help="Passes over the training clips. Default: 35 (the paper); fine-tunes stop at --max-steps.", rich_help_panel=P_SCHEDULE)] = None,
+    max_steps: Annotated[Optional[int], typer.Option("--max-steps", metavar="STEPS", help="Stop after this many optimiser steps. Default: no limit (2000 for a fine-tune).", rich_help_panel=P_SCHEDULE)] = None,
+    batch_size: Annotated[Optional[int], typer.Option("--batch-size", metavar="N", help="Global batch size, split across processes. Default: the preset's (paper 16, small 8, tiny 4).", rich_help_panel=P_SCHEDULE)] = None,
+    lr_g: Annotated[Optional[float], typer.Option("--lr-g", metavar="RATE", help="Generator learning rate. Default: 1e-4 (the paper; 7e-4 for a fine-tune).", rich_help_panel=P_SCHEDULE)] = None,
+    lr_d: Annotated[Optional[float], typer.Option("--lr-d", metavar="RATE", help="Discriminator learning rate. Default: 1e-5 (the paper; pix2pix 1e-4).", rich_help_panel=P_SCHEDULE)] = None,
+    val_fraction: Annotated[Optional[float], typer.Option("--val-fraction", metavar="SHARE", help="Share of clips held out for validation. Default: 0.1.", rich_help_panel=P_SCHEDULE)] = None,
+    seed: Annotated[Optional[int], typer.Option(metavar="N", help="Random seed of sampling, augmentation and initialisation. Default: 0.", rich_help_panel=P_SCHEDULE)] = None,
+    deterministic: Annotated[bool, typer.Option(help="Deterministic algorithms (slower; exact resume on GPU).", rich_help_panel=P_SCHEDULE)] = False,
+    vgg_weights: Annotated[str, typer.Option("--vgg-weights", metavar="imagenet|random|PATH", help="VGG-19 of the content and style losses: imagenet (torchvision's cache), a .pth path, or random (smoke tests only).", rich_help_panel=P_LOSS)] = "imagenet",
+    lambda_adv: Annotated[Optional[float], typer.Option("--lambda-adv", metavar="WEIGHT", help="Weight of the adversarial loss. Default: 1 (the paper).", rich_help_panel=P_LOSS)] = None,
+    lambda_content: Annotated[Optional[float], typer.Option("--lambda-content", metavar="WEIGHT", help="Weight of the VGG-19 content loss. Default: 1 (the paper; none for greyscale input or pix2pix).", rich_help_panel=P_LOSS)] = None,
+    lambda_style: Annotated[Optional[float], typer.Option("--lambda-style", metavar="WEIGHT", help="Weight of the VGG-19 style (Gram matrix) loss. Default: 1000 (the paper; none for pix2pix).", rich_help_panel=P_LOSS)] = None,
+    lambda_l1: Annotated[Optional[float], typer.Option("--lambda-l1", metavar="WEIGHT", help="Weight of the L1 loss against the true frame. Default: 10 (the paper).", rich_help_panel=P_LOSS)] = None,
+    lambda_gate: Annotated[Optional[float], typer.Option("--lambda-gate", metavar="WEIGHT", help="Weight of the loss that teaches the copy gate where copying is right. Default: 1.", rich_help_panel=P_LOSS)] = None,
+    lambda_temporal: Annotated[Optional[float], typer.Option("--lambda-temporal", metavar="WEIGHT", help="Weight of the loss that keeps G's output for a frame in step with its own output for the frame before, moved along the true motion. Default: 5.", rich_help_panel=P_LOSS)] = None,
+    blank_probability: Annotated[Optional[float], typer.Option("--blank-prob", metavar="CHANCE", help="Chance of a blank previous frame. Default: 0.5 (the paper).", rich_help_panel=P_FEEDBACK)] = None,
+    prev_source: Annotated[Optional[Literal["gt", "generated", "mixed"]], typer.Option("--prev-source", help="The condition in training: gt (the paper's teacher forcing), generated (G's own previous output) or mixed (scheduled). Default: generated.", rich_help_panel=P_FEEDBACK)] = None,
+    unroll: Annotated[Optional[int], typer.Option(metavar="FRAMES", help="Frames G generates before t to make its own previous frame. Default: 2.", rich_help_panel=P_FEEDBACK)] = None,
+    unroll_grad: Annotated[bool, typer.Option("--unroll-grad", help="Backpropagate through the unrolled frames.", rich_help_panel=P_FEEDBACK)] = False,
+    mixed_ramp: Annotated[Optional[float], typer.Option("--mixed-ramp", metavar="SHARE", help="Share of training over which 'mixed' ramps to always-generated. Default: 0.5.", rich_help_panel=P_FEEDBACK)] = None,
+    degrade: Annotated[Optional[float], typer.Option(metavar="CHANCE", help="Chance of blurring, noising, colour-shifting and warping the previous frame. Default: 0.5.", rich_help_panel=P_FEEDBACK)] = None,
+    prev_gap: Annotated[Optional[int], typer.Option("--prev-gap", metavar="FRAMES", help="The condition's true frame lies 1 to N frames back, so G learns to drop content that moved away. Default: 8.", rich_help_panel=P_FEEDBACK)] = None,
+    init_from: Annotated[Optional[str], typer.Option("--init-from", metavar="MODEL", help="Fine-tune: start from this model (a run folder, a .safetensors file or hf:ORG/REPO[/FILE][@REV]). Its architecture is kept, the optimisers start fresh, and the fine-tuning schedule applies (docs/training.md#fine-tuning). Default: train from scratch.", rich_help_panel=P_FINETUNE)] = None,
+    replay: Annotated[Optional[Path], typer.Option("--replay", metavar="FOLDER", help="Earlier training data mixed into every batch while fine-tuning, so the model keeps what it knew. Default: none.", rich_help_panel=P_FINETUNE)] = None,
+    replay_fraction: Annotated[Optional[float], typer.Option("--replay-fraction", metavar="SHARE", help="Share of each batch taken from --replay. Default: 0.25.", min=0.0, max=0.95, rich_help_panel=P_FINETUNE)] = None,
+    replay_lineart_dir: Annotated[Optional[Path], typer.Option("--replay-lineart-dir", metavar="FOLDER", help="Artists' line art of the --replay data, same layout (as --lineart-dir is for DATA). Default: drawn from its frames.", rich_help_panel=P_FINETUNE)] = None,
+    device: Annotated[Device, typer.Option(help="Where training runs.", rich_help_panel=P_HARDWARE)] = "auto",
+    amp: Annotated[bool, typer.Option("--amp/--no-amp", help="Mixed precision on CUDA.", rich_help_panel=P_HARDWARE)] = True,
+    workers: Annotated[Optional[int], typer.Option(metavar="N", help="DataLoader worker processes. Default: 2 (tiny preset: 0).", rich_help_panel=P_HARDWARE)] = None,
+    threads: Annotated[Optional[int], typer.Option(metavar="N", help="CPU threads. Default: torch's choice.", rich_help_panel=P_HARDWARE)] = None,
 ) -> None:
     """Train a colorization model on coloured clips (the paper's adversarial training)."""
     import time as _time
@@ -895,16 +913,16 @@ def _fine_tuning_base(reference: str) -> dict:
 @app.command(cls=_Command)
 @reports_errors
 def evaluate(
-    paths: Annotated[list[Path], typer.Argument(help="PRED... GT: one or more predictions, then the ground truth (videos or frame folders).", show_default=False)],
-    lineart: Annotated[Optional[Path], typer.Option(help="The line art the predictions were made from (shown in the report).")] = None,
+    paths: Annotated[list[Path], typer.Argument(metavar="PRED... GT", help="One or more predictions, then the ground truth (videos or frame folders).", show_default=False)],
+    lineart: Annotated[Optional[Path], typer.Option(metavar="PATH", help="The line art the predictions were made from (shown in the report). Default: none.")] = None,
     resize_pred: Annotated[bool, typer.Option("--resize-pred", help="Resize predictions to the ground truth's size.")] = False,
-    inception_weights: Annotated[str, typer.Option("--inception-weights", help="FID weights: default (torch hub's cache; see --download-weights), a .pth path, random (tests only), or off.")] = "default",
+    inception_weights: Annotated[str, typer.Option("--inception-weights", metavar="default|random|off|PATH", help="FID weights: default (torch hub's cache; see --download-weights), a .pth path, random (tests only), or off.")] = "default",
     require_fid: Annotated[bool, typer.Option("--require-fid", help="Fail when FID cannot be computed instead of skipping it.")] = False,
     download_weights: Annotated[bool, typer.Option("--download-weights", help="Download the standard FID weights when they are not in torch hub's cache (otherwise the network is never used).")] = False,
     scene_detect: Annotated[bool, typer.Option("--scene-detect/--no-scene-detect", help="Skip frame pairs across scene cuts in temporal metrics.")] = True,
-    report: Annotated[Optional[Path], typer.Option(help="Write per-frame CSV, a PSNR/warping-error plot and worst-frame sheets here.")] = None,
+    report: Annotated[Optional[Path], typer.Option(metavar="FOLDER", help="Write per-frame CSV, a PSNR/warping-error plot and worst-frame sheets here. Default: no report.")] = None,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print the aggregate metrics as CSV.")] = False,
-    device: Annotated[str, typer.Option(help="Device for the FID network.")] = "auto",
+    device: Annotated[Device, typer.Option(help="Device for the FID network.")] = "auto",
     as_json: JsonOpt = False,
 ) -> None:
     """Measure predictions against the ground truth: PSNR, SSIM, FID, warping error, tOF, CDC."""
@@ -938,7 +956,8 @@ def evaluate(
 
 # --------------------------------------------------------------------------- models
 
-models_app = typer.Typer(help="Cached models: list, pull, path, verify.", no_args_is_help=True, rich_markup_mode=None)
+models_app = typer.Typer(help="Models: list the cache, show one, pull from the hub, print its path, verify it.",
+                         no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(models_app, name="models")
 
 
@@ -952,6 +971,8 @@ def models_list(cache_dir: CacheDirOpt = None, as_json: JsonOpt = False) -> None
     if as_json:
         say(dumps({"cache_dir": str(cache_dir or default_cache_dir()), "models": rows}))
         return
+    if not rows:
+        log.warning("no models in the cache %s (tcvc models pull hf:ORG/REPO adds one)", cache_dir or default_cache_dir())
     for row in rows:
         config = row.get("config")
         summary = _describe_config(config) if config else row.get("config_error", "-")
@@ -969,7 +990,7 @@ def _describe_config(config: dict) -> str:
 
 @models_app.command("show", cls=_Command)
 @reports_errors
-def models_show(reference: Annotated[str, typer.Argument(help="A run folder, a .safetensors file or hf:ORG/REPO[/FILE][@REVISION]")],
+def models_show(reference: Annotated[str, typer.Argument(metavar="MODEL", help="A run folder, a .safetensors file or hf:ORG/REPO[/FILE][@REVISION]")],
                 cache_dir: CacheDirOpt = None, offline: OfflineOpt = False, as_json: JsonOpt = False) -> None:
     """A model's architecture, line art, training step and lineage: what it was fine-tuned from, and on what."""
     from .checkpoint import lineage_of, read_metadata, resolve_model, sha256_of
@@ -991,7 +1012,7 @@ def models_show(reference: Annotated[str, typer.Argument(help="A run folder, a .
 
 @models_app.command("pull", cls=_Command)
 @reports_errors
-def models_pull(reference: Annotated[str, typer.Argument(help="hf:ORG/REPO[/FILE][@REVISION]")], cache_dir: CacheDirOpt = None,
+def models_pull(reference: Annotated[str, typer.Argument(metavar="MODEL", help="hf:ORG/REPO[/FILE][@REVISION]")], cache_dir: CacheDirOpt = None,
                 as_json: JsonOpt = False) -> None:
     """Download a model into the cache (and verify it)."""
     from .checkpoint import fetch, parse_hub_reference, read_config, sha256_of
@@ -1006,17 +1027,18 @@ def models_pull(reference: Annotated[str, typer.Argument(help="hf:ORG/REPO[/FILE
 
 @models_app.command("path", cls=_Command)
 @reports_errors
-def models_path(reference: Annotated[str, typer.Argument(help="hf:ORG/REPO[/FILE][@REVISION] or a local path")],
-                cache_dir: CacheDirOpt = None, offline: OfflineOpt = False) -> None:
+def models_path(reference: Annotated[str, typer.Argument(metavar="MODEL", help="hf:ORG/REPO[/FILE][@REVISION], a run folder or a .safetensors file")],
+                cache_dir: CacheDirOpt = None, offline: OfflineOpt = False, as_json: JsonOpt = False) -> None:
     """Print the local file a model reference resolves to."""
     from .checkpoint import resolve_model
 
-    say(str(resolve_model(reference, cache_dir=cache_dir, offline=offline)))
+    path = resolve_model(reference, cache_dir=cache_dir, offline=offline)
+    emit({"reference": reference, "path": str(path)}, as_json, str(path))
 
 
 @models_app.command("verify", cls=_Command)
 @reports_errors
-def models_verify(reference: Annotated[str, typer.Argument(help="hf:ORG/REPO[/FILE][@REVISION] or a local path")],
+def models_verify(reference: Annotated[str, typer.Argument(metavar="MODEL", help="hf:ORG/REPO[/FILE][@REVISION], a run folder or a .safetensors file")],
                   cache_dir: CacheDirOpt = None, offline: OfflineOpt = False, as_json: JsonOpt = False) -> None:
     """Check a model's sha256 (when known) and that its weights load into its architecture."""
     from .checkpoint import expected_sha256, load_generator
@@ -1034,9 +1056,9 @@ def models_verify(reference: Annotated[str, typer.Argument(help="hf:ORG/REPO[/FI
 @app.command(cls=_Command)
 @reports_errors
 def demo(
-    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the demo's results.")] = Path("demo-output"),
-    steps: Annotated[int, typer.Option(help="Training steps (6000: about 8.5 minutes on a 2-core CPU).", min=1)] = 6000,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "cpu",
+    output: Annotated[Path, typer.Option("--output", "-o", metavar="FOLDER", help="Folder for the demo's results.")] = Path("demo-output"),
+    steps: Annotated[int, typer.Option(metavar="N", help="Training steps (6000: about 8.5 minutes on a 2-core CPU).", min=1)] = 6000,
+    device: Annotated[Device, typer.Option(help="Where the demo model trains.")] = "cpu",
     overwrite: OverwriteOpt = False,
     as_json: JsonOpt = False,
 ) -> None:

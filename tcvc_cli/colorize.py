@@ -368,7 +368,8 @@ class ResumableOutput:
                     if track.target is not None:
                         (self.work / f"frames-{track.layer}").mkdir()
             except OSError as exc:
-                raise OutputError(f"{self.work}: cannot create the work folder ({exc.strerror})") from exc
+                raise OutputError(f"{final}: cannot write there ({exc.strerror})",
+                                  hint="choose an output in a folder you can write to") from None
         self.count = self.done
         self._writers: dict[str, media.FrameSink] = {}
         self._names: dict[str, str] = {}

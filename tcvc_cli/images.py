@@ -149,7 +149,10 @@ def read_raw(path: Path) -> tuple[np.ndarray, bool]:
         return _read_with_ffmpeg(path), False
     data = np.fromfile(str(path), dtype=np.uint8)  # handles non-ASCII paths
     if data[:8].tobytes() == _PNG_SIGNATURE and data.size > 24 and data[24] <= 8:  # IHDR bit depth
-        return _read_png(path, data), False
+        image = _read_png(path, data)
+        if image.ndim == 3 and image.shape[2] >= 3:  # OpenCV's channel order, as for every other file
+            image = cv2.cvtColor(image, cv2.COLOR_RGBA2BGRA if image.shape[2] == 4 else cv2.COLOR_RGB2BGR)
+        return image, True
     image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
     if image is None:
         raise InputError(f"{path}: not a readable image", hint="the file is missing, empty or corrupt")

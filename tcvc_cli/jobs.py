@@ -39,7 +39,8 @@ def extract_video(video: Path, out_dir: Path, *, start: str | None = None, end: 
                   size: tuple[int, int] | None = None, overwrite: bool = False, bits: int | None = None,
                   start_number: int | None = None, fill_gaps: bool = False, extension: str | None = None,
                   progress: Progress | None = None) -> dict:
-    """Decode a video or copy an image sequence into `out_dir/<name>/` with a frames.json beside the frames.
+    """Decode a video or copy an image sequence into `out_dir/<name>/` (or the frames `out_dir` names,
+    when it is a pattern) with a frames.json beside the frames.
 
     Sequences keep their frame numbers and naming (and format, unless `extension` says
     otherwise); videos are numbered from 000000. 16-bit sources stay 16-bit unless `bits` is 8,
@@ -49,8 +50,10 @@ def extract_video(video: Path, out_dir: Path, *, start: str | None = None, end: 
         whole = probe_source.info
     first = whole.numbers[0] if whole.numbers else 0
     selection = selection_for(whole, start, end, every, first)
-    target = media.frame_target(out_dir / sequence_name(video), whole, start_number=start_number, bits=bits,
-                                extension=extension)
+    # -o names the frames themselves when it is a pattern (ink/sh010.%04d.png), else the folder
+    # that receives one frame folder per input.
+    named = out_dir if seq.is_pattern(out_dir) else out_dir / sequence_name(video)
+    target = media.frame_target(named, whole, start_number=start_number, bits=bits, extension=extension)
     media.check_target(target, [video], overwrite)
     depth = target.depth(whole)
     keep = whole.alpha  # a copy keeps transparency (every format tcvc writes frames in holds it)

@@ -754,7 +754,7 @@ CODECS = {
     "h265": Codec("h265", "H.265/HEVC (x265), 4:2:0, 10-bit from 16-bit sources, CRF", (".mp4", ".mkv", ".mov", ".m4v"),
                   deep=True, even=(True, True)),
     "prores": Codec("prores", "Apple ProRes 422 HQ, 10-bit", (".mov", ".mkv"), deep=True, even=(True, False)),
-    "prores4444": Codec("prores4444", "Apple ProRes 4444, 10-bit 4:4:4 with alpha", (".mov", ".mkv"), alpha=True, deep=True),
+    "prores4444": Codec("prores4444", "Apple ProRes 4444, 4:4:4 with alpha (12-bit codec, fed 10-bit samples)", (".mov", ".mkv"), alpha=True, deep=True),
     "dnxhr": Codec("dnxhr", "Avid DNxHR HQ, 8-bit 4:2:2", (".mov", ".mkv"), even=(True, False), smallest=(256, 120)),
     "dnxhr444": Codec("dnxhr444", "Avid DNxHR 444, 10-bit 4:4:4", (".mov", ".mkv"), deep=True, smallest=(256, 120)),
     "ffv1": Codec("ffv1", "FFV1 level 3, lossless RGB(A), 8 or 16 bits (archive)", (".mkv",), alpha=True, deep=True),
@@ -1094,6 +1094,10 @@ class FrameTarget:
         return FRAMES_JSON if self.whole_folder else sidecar_for(self.naming)
 
 
+# An output named like one image file (out.png) is not taken for a folder of frames.
+IMAGE_NAME_EXTENSIONS = {".png", ".tif", ".tiff", ".exr", ".jpg", ".jpeg", ".dpx", ".tga", ".bmp", ".webp"}
+
+
 def frame_target(output: Path, like: SourceInfo | None = None, *, start_number: int | None = None,
                  bits: int | None = None, extension: str | None = None) -> FrameTarget:
     """The sequence an output path names: a pattern, or a folder named like the input's frames."""
@@ -1104,6 +1108,11 @@ def frame_target(output: Path, like: SourceInfo | None = None, *, start_number: 
             raise UsageError(f"{output}: cannot write {naming.extension or 'extension-less'} frames",
                              hint=f"use one of {', '.join(sorted(WRITABLE_IMAGE_EXTENSIONS))}")
         return FrameTarget(folder, naming, whole_folder=False, start_number=start_number, bits=bits)
+    if output.suffix.lower() in IMAGE_NAME_EXTENSIONS and not output.is_dir():
+        raise UsageError(f"{output}: names one image, but tcvc writes image sequences"
+                         + (f" ({like.frame_count} frames)" if like is not None else ""),
+                         hint=f"use a pattern such as {output.with_name(output.stem + '.%04d' + output.suffix)} "
+                              f"(or {output.stem}.####{output.suffix}), or a folder name")
     naming = like.naming if like is not None and like.naming is not None else DEFAULT_NAMING
     if extension is not None:
         naming = naming.with_extension(extension)

@@ -188,6 +188,9 @@ def _sample(image: np.ndarray, positions: np.ndarray, interpolation: int = cv2.I
     return cv2.remap(image, positions, None, interpolation, borderMode=cv2.BORDER_REPLICATE)
 
 
+# With a generator, it paints every pixel the motion does not explain (True), or only regions
+# the anchor explains nowhere, the rest taking the smooth fill of their region (False).
+PAINT_PARTLY_EXPLAINED = True
 # A region of frame t takes the straight flow from the anchor instead of the refined chain only
 # when that matches its line art better by this factor: the chain is right far more often.
 DIRECT_MARGIN = 1.0
@@ -254,39 +257,46 @@ class Propagator:
         origin, residual = self._locate(guide, anchor, previous, step, labels, count)
         origin, residual = match_regions(guide, anchor.guide, origin, residual, labels, count)
         explained = explained_by(residual, inside(origin), guide, labels, count)
-
-        carried_small = _sample(anchor.small, origin)
-        painted = np.zeros_like(explained)
         confidence = np.where(explained, FROM_ANCHOR, GUESSED).astype(np.float32)
-        painting = None
+        # What the motion does not explain takes the paint of the explained part of its own
+        # region, smoothly (never in blocks); a region with nothing explained keeps the motion's guess.
+        fill = smooth_region_fill(_sample(anchor.small_paint, origin), labels, explained)
+        painted = np.zeros_like(explained)
+        before: np.ndarray | None = None
         if painter is not None and not explained.all():
-            # Pixels the painter painted in the frame before, moved along: they stay as painted,
-            # except in regions the anchor explains nowhere (content new to the shot, a character
-            # walking in), which the model paints again in every frame from all it now sees.
-            from_before = np.zeros_like(explained)
-            if previous is not None and previous.painted.any():
-                step = self.flow(guide, previous.guide) if step is None else step
-                from_before = (_pull(previous.painted.view(np.uint8) * 255, step) >= 128) & ~explained
-                from_before &= ~self._new_regions(labels, count, explained)
-                if from_before.any():
-                    carried_small[from_before] = _pull(previous.small, step)[from_before]
-            known = explained | from_before
-            painting = carried_small if known.all() else painter(small_line, carried_small, known)
-            painted = ~explained
-            confidence[from_before] = FROM_PREVIOUS
-            colour = self._compose(line, anchor, origin, painting, explained, previous if from_before.any() else None,
-                                   step, from_before)
-        else:
-            # Without a model, what the motion does not explain takes the paint of the explained
-            # part of its own region, smoothly (never in blocks); a region with nothing explained
-            # keeps the motion's best guess.
-            guessed = _sample(anchor.small_paint, origin)
-            filled = smooth_region_fill(guessed, labels, explained)
-            colour = self._compose(line, anchor, origin, filled if filled is not guessed else None, explained, None, None, None)
+            step = self.flow(guide, previous.guide) if step is None and previous is not None else step
+            fill, painted, before = self._paint(small_line, anchor, origin, fill, explained, labels, count, previous, step,
+                                                painter)
+            confidence[before] = FROM_PREVIOUS
+        colour = self._compose(line, anchor, origin, fill, explained, previous, step, before)
         if self.flat:
             colour = flat_fill(colour, line)
         small = media.resize(colour, self.flow_size, cv2.INTER_AREA)
         return Carried(colour, confidence, Track(origin, guide, colour, small, painted), residual)
+
+    def _paint(self, small_line: np.ndarray, anchor: AnchorFrame, origin: np.ndarray, fill: np.ndarray,
+               explained: np.ndarray, labels: np.ndarray, count: int, previous: Track | None, step: np.ndarray | None,
+               painter: Painter) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(fill, painted, before): the generator paints what the motion does not explain.
+
+        Pixels it painted in the frame before, moved along, stay as painted (`before`), except in
+        regions the anchor explains nowhere (content new to the shot, a character walking in),
+        which it paints again in every frame from all it now sees."""
+        new = self._new_regions(labels, count, explained)
+        before = np.zeros_like(explained)
+        carried = _sample(anchor.small, origin)
+        if previous is not None and previous.painted.any() and step is not None:
+            before = (_pull(previous.painted.view(np.uint8) * 255, step) >= 128) & ~explained & ~new
+            if before.any():
+                carried[before] = _pull(previous.small, step)[before]
+        known = explained | before
+        if known.all():
+            return fill, before, before
+        painting = painter(small_line, carried, known)
+        fill = fill.copy()
+        to_paint = ~known if PAINT_PARTLY_EXPLAINED else new & ~known
+        fill[to_paint] = painting[to_paint]
+        return fill, to_paint | before, before
 
     def _locate(self, guide: np.ndarray, anchor: AnchorFrame, previous: Track | None, step: np.ndarray | None,
                 labels: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
@@ -321,22 +331,20 @@ class Propagator:
         seen[0] = True  # the strokes themselves
         return ~seen[labels]
 
-    def _compose(self, line: np.ndarray, anchor: AnchorFrame, origin: np.ndarray, painting: np.ndarray | None,
-                 explained: np.ndarray, previous: Track | None, step: np.ndarray | None,
-                 from_before: np.ndarray | None) -> np.ndarray:
-        """Full resolution: the anchor's paint and ink at each pixel's position, the painting
-        (upscaled) or the previous output where the motion explains nothing, then the ink laid
-        through this frame's own strokes."""
+    def _compose(self, line: np.ndarray, anchor: AnchorFrame, origin: np.ndarray, fill: np.ndarray, explained: np.ndarray,
+                 previous: Track | None, step: np.ndarray | None, before: np.ndarray | None) -> np.ndarray:
+        """Full resolution: the anchor's paint and ink at each pixel's position; where the motion
+        explains nothing, the flow-size fill (upscaled) or what the painter painted in the
+        frame before (`before`, moved along `step`); then the ink laid through this frame's own
+        strokes."""
         positions = self._full_positions(origin)
         paint = _sample(anchor.paint, positions)
         ink = _sample(anchor.ink, positions)
-        if painting is not None:
-            unexplained = self._full_mask(~explained)
-            upscaled = painting if painting.shape[1::-1] == self.size else cv2.resize(painting, self.size, interpolation=cv2.INTER_CUBIC)
-            cv2.copyTo(upscaled, unexplained, paint)
-            if previous is not None and from_before is not None:
-                moved = _pull(previous.colour, self._full_offsets(step)) if step is not None else previous.colour
-                cv2.copyTo(moved, self._full_mask(from_before), paint)
+        if not explained.all():
+            upscaled = fill if fill.shape[1::-1] == self.size else cv2.resize(fill, self.size, interpolation=cv2.INTER_CUBIC)
+            cv2.copyTo(upscaled, self._full_mask(~explained), paint)
+        if before is not None and before.any() and previous is not None and step is not None:
+            cv2.copyTo(_pull(previous.colour, self._full_offsets(step)), self._full_mask(before), paint)
         return lay_ink(paint, ink, line)
 
     def _full_positions(self, origin: np.ndarray) -> np.ndarray:

@@ -190,3 +190,10 @@ def test_colorize_cli_shards_and_skip_existing(cli, tiny_checkpoint, cut_clip, t
     again = cli("colorize", episodes, "-m", tiny_checkpoint, "--output-dir", out, "--skip-existing", "--json")
     results = json.loads(again.stdout)["results"]
     assert [r.get("skipped", False) for r in results] == [True, False, True]
+
+
+def test_a_shard_with_no_inputs_says_so_and_exits_0(cli, tiny_checkpoint, cut_clip, tmp_path):
+    result = cli("colorize", cut_clip[0], "-m", tiny_checkpoint, "--output-dir", tmp_path / "out", "--shard", "2/2", "--json")
+    assert result.exit_code == 0
+    assert "no inputs in this shard" in result.stderr and "2/2" in result.stderr
+    assert json.loads(result.stdout)["results"] == []

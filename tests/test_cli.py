@@ -167,3 +167,97 @@ def test_paths_with_spaces_and_non_ascii_names(cli, tmp_path, clip_frames):
     assert result.exit_code == 0, result.stderr
     assert media.probe(tmp_path / "線画 out.mp4").frame_count == 4
     np.testing.assert_array_equal(media.read_image(media.list_frames(folder)[0]), clip_frames[0][0])
+
+
+def _commands():
+    import typer.main
+
+    from tcvc_cli.cli import app
+
+    root = typer.main.get_command(app)
+    found = []
+
+    def walk(command, path):
+        if hasattr(command, "commands"):
+            for name, sub in command.commands.items():
+                walk(sub, [*path, name])
+        else:
+            found.append((" ".join(path), command))
+
+    walk(root, [])
+    return found
+
+
+@pytest.mark.parametrize("name,command", _commands(), ids=[name for name, _ in _commands()])
+def test_every_option_has_help_a_default_and_a_readable_name(cli, name, command):
+    text = cli(*name.split(), "--help").output
+    for placeholder in ("<str>", "<path>", "<int>", "<float>", "<list", "{", "range>"):
+        assert placeholder not in text, (name, placeholder)
+    for param in command.params:
+        if param.param_type_name == "argument":
+            assert param.help and (param.metavar or "").split(" ")[0].rstrip(".").isupper(), (name, param.name)
+            continue
+        if param.name == "help":
+            continue
+        assert param.help, (name, param.name)
+        flag = getattr(param, "is_flag", False)
+        if param.default is None and not flag and not param.required:
+            assert "default" in param.help.lower(), (name, param.name)  # what happens when it is not given
+
+
+def test_long_help_comes_in_panels(cli):
+    colorize = cli("colorize", "--help").output
+    for panel in ("Coloured frames and keyframes:", "Model and motion:", "Shots:", "Output:", "Video encoding:",
+                  "Farm and scripting:"):
+        assert panel in colorize
+    train = cli("train", "--help").output
+    for panel in ("Run folder and checkpoints:", "Model:", "Line art:", "Training schedule:", "Losses:", "Fine-tuning:"):
+        assert panel in train
+    assert "--upscale [bicubic|flat]" in colorize or "--upscale <bicubic|flat>" in colorize
+    assert "LINEART..." in colorize.splitlines()[0]
+
+
+def test_the_top_help_names_the_global_options_and_minus_capital_v_prints_the_version(cli):
+    top = cli("--help").output
+    assert "--json" in top and "-q" in top and "-V" in top
+    assert cli("-V").output.strip() == f"tcvc {__version__}"
+    assert "show" in cli("models", "--help").output
+
+
+def test_the_training_progress_line_fits_an_80_column_terminal_and_names_the_preparation(monkeypatch):
+    import io
+    import re
+
+    from rich.console import Console
+
+    import tcvc_cli.cli as command_line
+
+    screen = io.StringIO()
+    monkeypatch.setattr(command_line, "err_console", Console(file=screen, width=80, force_terminal=True, color_system=None))
+    with command_line.progress_bar("train", unit="steps") as update:
+        update(0, None, note="reading the training frames into the cache")
+        update.bar.refresh()
+        update(120, 4000, note="G 1.234  D 0.567  L1 0.0123  12.3 samples/s")
+    lines = [re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", line) for line in re.split(r"[\r\n]", screen.getvalue())]
+    lines = [line for line in lines if line.strip()]
+    assert all(len(line) <= 80 for line in lines)
+    assert any("reading the training" in line for line in lines)
+    last = lines[-1]
+    assert "120/4000" in last and re.search(r"\d:\d\d:\d\d ETA -?[\d:-]+:[\d-]{2}", last), last  # time and ETA whole
+
+
+def test_colorize_gives_one_processing_speed_and_names_the_frame_rate(cli, tmp_path, clip_frames):
+    import re
+
+    colour, lines = clip_frames
+    video = write_clip(tmp_path / "lines.mp4", lines, NTSC_FILM)
+    media.write_image(tmp_path / "seed.png", colour[0])
+    text = cli("colorize", video, "--seed-frame", tmp_path / "seed.png", "-o", tmp_path / "a.mp4")
+    assert text.exit_code == 0, text.output
+    shown = re.search(r"processed at ([\d.]+) frames/s", text.stdout).group(1)
+    assert "24000/1001 fps" in text.stdout
+    logged = re.findall(r"([\d.]+) frames/s", text.stderr)
+    assert logged and logged[-1] == shown  # the closing progress line says the same figure
+    summary = json.loads(cli("colorize", video, "--seed-frame", tmp_path / "seed.png", "-o", tmp_path / "b.mp4",
+                             "--json").stdout)["results"][0]
+    assert summary["frame_rate"] == "24000/1001" and summary["processing_fps"] > 0 and "fps" not in summary

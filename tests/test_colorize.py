@@ -291,15 +291,32 @@ def test_keyframe_past_the_end_is_an_error_and_writes_nothing(cut_clip, tmp_path
 
 
 def test_seed_of_another_size_with_alpha_or_grey_is_converted(cut_clip, tmp_path, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO, logger="tcvc")
     colorizer, spy = recording_colorizer(scene_detect=False)
-    rgba = np.dstack([media.resize(cut_clip[1][0], (200, 150)), np.full((150, 200), 255, np.uint8)])
+    rgba = np.dstack([media.resize(cut_clip[1][0], (192, 128)), np.full((128, 192), 255, np.uint8)])  # same aspect
     seed = tmp_path / "seed.png"
     cv2.imwrite(str(seed), cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA))
     colorizer.colorize(cut_clip[0], tmp_path / "a", seed_frame=seed)
-    assert "resized" in caplog.text
+    assert "scaled to 96x64" in caplog.text
     grey = tmp_path / "grey.png"
     media.write_image(grey, cut_clip[1][0][:, :, 0])
     assert colorizer.colorize(cut_clip[0], tmp_path / "b", seed_frame=grey).frames == 24
+
+
+def test_a_seed_of_another_aspect_ratio_is_refused_unless_stretching_is_asked_for(cli, cut_clip, tmp_path):
+    seed = tmp_path / "portrait.png"
+    media.write_image(seed, media.resize(cut_clip[1][0], (64, 96)))  # 64x96 for 96x64 line art: the wrong file
+    refused = cli("colorize", cut_clip[0], "--seed-frame", seed, "-o", tmp_path / "a.mp4")
+    assert refused.exit_code == 3 and "64x96" in refused.stderr and "96x64" in refused.stderr
+    assert not (tmp_path / "a.mp4").exists()
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    media.write_image(keys / "000005.png", media.resize(cut_clip[1][5], (64, 96)))
+    assert cli("colorize", cut_clip[0], "--keyframes", keys, "-o", tmp_path / "b.mp4").exit_code == 3
+    stretched = cli("colorize", cut_clip[0], "--seed-frame", seed, "-o", tmp_path / "c.mp4", "--stretch-references")
+    assert stretched.exit_code == 0, stretched.output
 
 
 def test_existing_output_is_refused_without_overwrite(cut_clip, tmp_path):

@@ -198,3 +198,37 @@ def test_progress_without_a_terminal_is_a_plain_line(tmp_path, sample_video, mon
     lines = [line for line in done.stderr.splitlines() if line.startswith("lineart ")]
     assert lines and lines[-1].endswith("frames/s") and "16/16 frames (100%)" in lines[-1]
     assert "\x1b[" not in done.stderr  # no terminal control codes in a log file
+
+
+def _png_with_srgb_after_the_image_data(path, width=16, height=12):
+    """A valid PNG whose sRGB chunk comes after IDAT: libpng warns 'sRGB: out of place' on it."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    rows = b"".join(b"\x00" + bytes([200, 120, 40] * width) for _ in range(height))
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"sRGB", b"\x00") + chunk(b"IEND", b""))
+
+
+def test_libraries_print_no_warnings_of_their_own_on_ordinary_or_broken_pngs(tmp_path):
+    import subprocess
+    import sys
+
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    for index in range(3):
+        _png_with_srgb_after_the_image_data(pages / f"{index:04d}.png")
+    done = subprocess.run([sys.executable, "-m", "tcvc_cli", "lineart", str(pages), "-o", str(tmp_path / "out")],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    whole = (pages / "0001.png").read_bytes()
+    (pages / "0001.png").write_bytes(whole[: len(whole) // 2])
+    broken = subprocess.run([sys.executable, "-m", "tcvc_cli", "lineart", str(pages), "-o", str(tmp_path / "out2")],
+                            capture_output=True, text=True)
+    assert broken.returncode == 3
+    for output in (done.stderr, broken.stderr):
+        assert "libpng" not in output and "[ WARN" not in output and "grfmt" not in output, output
+    assert "0001.png" in broken.stderr  # tcvc's own words name the bad frame

@@ -514,3 +514,57 @@ def test_extract_keeps_transparency_as_stored(cli, shot010, tmp_path):
         original = read_raw(root / "lineart" / name)[0]
         copied = read_raw(tmp_path / "out" / "lineart" / name)[0]
         np.testing.assert_array_equal(copied, original)  # straight colour and alpha, untouched
+
+
+@pytest.mark.parametrize("command", ["colorize", "lineart", "extract"])
+def test_an_output_named_like_one_image_is_refused_with_a_pattern_suggested(cli, tmp_path, command):
+    colour, lines = render_clip(seed=5, frames=4, size=SIZE)
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for index, line in enumerate(lines):
+        media.write_image(frames / f"{index:06d}.png", line)
+    media.write_image(tmp_path / "seed.png", colour[0])
+    extra = ["--seed-frame", str(tmp_path / "seed.png")] if command == "colorize" else []
+    result = cli(command, frames, "-o", tmp_path / "out.png", *extra)
+    assert result.exit_code == 2, result.output
+    assert "out.%04d.png" in result.stderr
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_extract_to_a_pattern_names_the_frames_by_it(cli, tmp_path):
+    colour, _ = render_clip(seed=5, frames=4, size=SIZE)
+    plates = tmp_path / "plates"
+    plates.mkdir()
+    for number, frame in zip(range(1001, 1005), colour):
+        media.write_image(plates / f"plate.{number}.png", frame)
+    result = cli("extract", plates / "plate.####.png", "-o", tmp_path / "ink" / "sh010.%04d.png")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "ink").glob("*.png")) == [f"sh010.{n}.png" for n in range(1001, 1005)]
+    assert not (tmp_path / "ink" / "sh010.%04d.png").exists()
+
+
+def test_an_output_that_cannot_be_made_is_named_as_the_user_gave_it(cli, tmp_path):
+    colour, lines = render_clip(seed=5, frames=4, size=SIZE)
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for index, line in enumerate(lines):
+        media.write_image(frames / f"{index:06d}.png", line)
+    media.write_image(tmp_path / "seed.png", colour[0])
+    result = cli("colorize", frames, "--seed-frame", tmp_path / "seed.png", "-o", "/proc/out.mp4")
+    assert result.exit_code == 4
+    assert "/proc/out.mp4" in result.stderr and "tcvc-partial" not in result.stderr
+
+
+def test_the_text_summary_lists_every_layer_written(cli, tmp_path):
+    colour, lines = render_clip(seed=5, frames=4, size=SIZE)
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for index, line in enumerate(lines):
+        media.write_image(frames / f"{index:06d}.png", line)
+    media.write_image(tmp_path / "seed.png", colour[0])
+    result = cli("colorize", frames, "--seed-frame", tmp_path / "seed.png", "-o", tmp_path / "out",
+                 "--layers", "composed,paint,lines")
+    assert result.exit_code == 0, result.output
+    for name in ("out", "out_paint", "out_lines"):
+        assert str(tmp_path / name) in result.stdout
+        assert (tmp_path / name).is_dir()

@@ -525,3 +525,21 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_130(data_dir, tmp_path):
     checkpoints = list((run_dir / "checkpoints").glob("step-*.pt"))
     assert len(checkpoints) == 1
     assert (run_dir / "generator-latest.safetensors").is_file()
+
+
+def test_every_file_of_a_run_follows_the_umask_and_the_summary_names_the_model_colorize_loads(data_dir, tmp_path):
+    import os
+
+    from tcvc_cli.checkpoint import resolve_model
+
+    old = os.umask(0o022)
+    try:
+        config = train_preset("tiny", data_dir=str(data_dir), max_steps=2, **FAST)
+        done = run(config, tmp_path / "run")[-1]
+    finally:
+        os.umask(old)
+    modes = {str(path.relative_to(tmp_path / "run")): path.stat().st_mode & 0o777
+             for path in (tmp_path / "run").rglob("*") if path.is_file()}
+    assert modes and all(mode == 0o644 for mode in modes.values()), modes  # render nodes run as other users
+    assert done["generator"] == str(resolve_model(str(tmp_path / "run")))
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["generator"] == done["generator"]
