@@ -169,3 +169,25 @@ def test_random_broken_arguments_fail_cleanly(junk, tmp_path):
             _check(result, out)
         except AssertionError as failure:
             raise AssertionError(f"case {case}: {command} on {input_name} with {extra}: {failure}") from None
+
+
+def test_ctrl_c_before_any_segment_is_saved_leaves_nothing_behind(junk, tmp_path, clip_frames, monkeypatch):
+    import tcvc_cli.colorize as engine
+
+    _, files = junk
+    original, calls = engine.ResumableOutput.write, {"n": 0}
+
+    def interrupted_write(self, frame, *context):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        original(self, frame, *context)
+
+    monkeypatch.setattr(engine.ResumableOutput, "write", interrupted_write)
+    out = tmp_path / "out"
+    out.mkdir()
+    result = CliRunner().invoke(app, ["colorize", str(files["good"]), "--seed-frame", str(files["seed"]),
+                                      "-o", str(out / "c.mp4")], catch_exceptions=True)
+    assert result.exit_code == 130
+    assert list(out.iterdir()) == []
+    assert "nothing is left behind" in result.stderr
