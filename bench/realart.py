@@ -29,8 +29,8 @@ Rows, each colouring every frame from the clip's frame 0 (the seed):
 Figures: PSNR (from the mean squared error over all frames, the seed included, as
 `tcvc evaluate` reports it), SSIM, warping error (Lai et al.; lower is steadier), the worst
 frame's PSNR and seconds per frame. Pictures: a per-frame PSNR plot and one contact sheet per
-clip (line art | tcvc | truth | error, five frames). Writes results.md, results.json and the
-pictures to --out.
+clip (line art | tcvc | truth | error, five frames; JPEG). Writes results.md, results.json and
+the pictures to --out.
 """
 
 from __future__ import annotations
@@ -151,8 +151,13 @@ def contact_sheet(lines: list[np.ndarray], ours: list[np.ndarray], truth: list[n
         cv2.putText(row, f"frame {index}", (6, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 0, 0), 2, cv2.LINE_AA)
         rows.append(row)
     sheet = np.vstack(rows)
-    scale = min(1.0, 1600 / sheet.shape[1])
+    scale = min(1.0, 1400 / sheet.shape[1])
     return cv2.resize(sheet, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else sheet
+
+
+def save_sheet(path: Path, sheet: np.ndarray) -> None:
+    """Contact sheets are JPEG: photographic frames as PNG would weigh megabytes each."""
+    cv2.imwrite(str(path), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 88])
 
 
 def frames_of(path: Path) -> list[np.ndarray]:
@@ -216,13 +221,12 @@ def run_clip(name: str, args: argparse.Namespace, rows: list[str]) -> dict:
     sheet_of = SEED_ONLY if SEED_ONLY in outputs else next(iter(outputs))
     shown = [round(i) for i in np.linspace(1, last, 5)]
     sheet = contact_sheet(lines, frames_of(outputs[sheet_of]), colour, shown)
-    media.write_image(args.out / f"contact_{name}.png", sheet)
+    save_sheet(args.out / f"contact_{name}.jpg", sheet)
     if BOTH_ENDS in outputs:
         middle = [round(i) for i in np.linspace(last / 4, 3 * last / 4, 3)]
-        media.write_image(args.out / f"contact_{name}_both_ends.png",
-                          contact_sheet(lines, frames_of(outputs[BOTH_ENDS]), colour, middle))
+        save_sheet(args.out / f"contact_{name}_both_ends.jpg", contact_sheet(lines, frames_of(outputs[BOTH_ENDS]), colour, middle))
     return {"clip": name, "frames": len(colour), "size": list(colour[0].shape[1::-1]), "rows": table,
-            "per_frame": per_frame, "contact_sheet": f"contact_{name}.png", "contact_sheet_of": sheet_of,
+            "per_frame": per_frame, "contact_sheet": f"contact_{name}.jpg", "contact_sheet_of": sheet_of,
             "gt_warp_error": result["reference"]["warp_error"]}
 
 

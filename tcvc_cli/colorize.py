@@ -27,7 +27,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -1124,14 +1124,15 @@ def _save_state(thing: AnchorFrame | Track | None, name: str) -> dict[str, np.nd
     """An anchor or a track as arrays for the resumable state (state.npz)."""
     if thing is None:
         return {}
-    return {f"{name}_{part.name}": getattr(thing, part.name) for part in fields(thing)}
+    return {f"{name}_{part.name}": getattr(thing, part.name) for part in fields(thing) if getattr(thing, part.name) is not None}
 
 
 def _restore_state(saved: dict[str, np.ndarray], name: str, kind: type) -> Any:
-    names = [part.name for part in fields(kind)]
-    if not all(f"{name}_{part}" in saved for part in names):
+    parts = fields(kind)
+    required = [part.name for part in parts if part.default is MISSING]
+    if not all(f"{name}_{part}" in saved for part in required):
         return None
-    return kind(*(saved[f"{name}_{part}"] for part in names))
+    return kind(**{part.name: saved[f"{name}_{part.name}"] for part in parts if f"{name}_{part.name}" in saved})
 
 
 # A carried frame with less than this share of its pixels carried from an artist's frame (the

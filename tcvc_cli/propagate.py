@@ -27,6 +27,7 @@ a copy. Nothing here reads files, prints or keeps state beyond what the caller h
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -75,8 +76,8 @@ class Track:
     origin: np.ndarray  # (h, w, 2) float32 flow-size positions in the anchor
     guide: np.ndarray  # its line art's guide at flow size
     colour: np.ndarray  # uint8 RGB at source resolution (what the painter painted is carried from here)
-    small: np.ndarray  # uint8 RGB at flow size
     painted: np.ndarray  # bool at flow size: colour from the painter, not the anchor
+    small: np.ndarray | None = None  # uint8 RGB at flow size, kept where a painter needs it
 
 
 @dataclass
@@ -225,6 +226,15 @@ class Propagator:
         self.size, self.flow_size = tuple(size), tuple(flow_size)
         self.flat = flat
         self.flow = FlowField(preset)
+        # The straight flow from the anchor runs on a thread of its own while this one follows
+        # the chain: OpenCV releases the GIL, and two flows at once take two thirds of the time.
+        self._direct_flow = FlowField(preset)
+        self._beside: ThreadPoolExecutor | None = None
+
+    def _straight_flow(self, guide: np.ndarray, anchor_guide: np.ndarray) -> Future:
+        if self._beside is None:
+            self._beside = ThreadPoolExecutor(1, thread_name_prefix="tcvc-flow")
+        return self._beside.submit(self._direct_flow, guide, anchor_guide)
 
     def small_line(self, line: np.ndarray) -> np.ndarray:
         return media.resize(line, self.flow_size, cv2.INTER_AREA) if line.shape[1::-1] != self.flow_size else line
@@ -242,7 +252,7 @@ class Propagator:
     def start(self, anchor: AnchorFrame) -> Track:
         """The anchor's own frame as the first step of a chain."""
         nothing = np.zeros(self.flow_size[::-1], bool)
-        return Track(_grid_stack(*self.flow_size).copy(), anchor.guide, anchor.colour, anchor.small, nothing)
+        return Track(_grid_stack(*self.flow_size).copy(), anchor.guide, anchor.colour, nothing, anchor.small)
 
     def carry(self, line: np.ndarray, anchor: AnchorFrame, previous: Track | None, painter: Painter | None = None, *,
               small_line: np.ndarray | None = None, guide: np.ndarray | None = None,
@@ -273,8 +283,8 @@ class Propagator:
         colour = self._compose(line, anchor, origin, fill, explained, previous, step, before)
         if self.flat:
             colour = flat_fill(colour, line)
-        small = media.resize(colour, self.flow_size, cv2.INTER_AREA)
-        return Carried(colour, confidence, Track(origin, guide, colour, small, painted), residual)
+        small = media.resize(colour, self.flow_size, cv2.INTER_AREA) if painter is not None else None
+        return Carried(colour, confidence, Track(origin, guide, colour, painted, small), residual)
 
     def _paint(self, small_line: np.ndarray, anchor: AnchorFrame, origin: np.ndarray, fill: np.ndarray,
                explained: np.ndarray, labels: np.ndarray, count: int, previous: Track | None, step: np.ndarray | None,
@@ -305,16 +315,18 @@ class Propagator:
         """(positions in the anchor, guide residual) for each pixel of frame t: the better of the
         refined chain and the straight flow, region by region."""
         grid = _grid_stack(*self.flow_size)
-        direct = grid + self.flow(guide, anchor.guide)
-        direct_residual = guide_residual(guide, _sample(anchor.guide, direct))
         if previous is None:
-            return direct, direct_residual
+            direct = grid + self.flow(guide, anchor.guide)
+            return direct, guide_residual(guide, _sample(anchor.guide, direct))
+        straight = self._straight_flow(guide, anchor.guide)
         step = self.flow(guide, previous.guide) if step is None else step
         chained = _pull(previous.origin, step)
         # The chain follows large motion but drifts; a flow against the anchor pulled along it
         # brings each pixel back onto the anchor's own lines.
         refined = _pull(chained, self.flow(guide, _sample(anchor.guide, chained)))
         refined_residual = guide_residual(guide, _sample(anchor.guide, refined))
+        direct = grid + straight.result()
+        direct_residual = guide_residual(guide, _sample(anchor.guide, direct))
         chain_total = np.bincount(labels.ravel(), refined_residual.ravel(), count)
         direct_total = np.bincount(labels.ravel(), direct_residual.ravel(), count)
         take_direct = direct_total * DIRECT_MARGIN < chain_total

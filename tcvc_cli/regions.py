@@ -89,6 +89,9 @@ def match_regions(guide: np.ndarray, anchor_guide: np.ndarray, origin: np.ndarra
     origin, residual = origin.copy(), residual.copy()
     grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
     boxes = find_objects(labels)
+    # The anchor's guide with its edges repeated as far as a match may reach, for whole-pixel shifts.
+    reach = max(8, round(MATCH_REACH * min(height, width))) + 2 * MATCH_PAD + 2
+    padded = (cv2.copyMakeBorder(anchor_guide, reach, reach, reach, reach, cv2.BORDER_REPLICATE), reach)
     for region in lost:
         rows, cols = boxes[region - 1]
         box = (slice(max(0, rows.start - MATCH_PAD), min(height, rows.stop + MATCH_PAD)),
@@ -106,7 +109,7 @@ def match_regions(guide: np.ndarray, anchor_guide: np.ndarray, origin: np.ndarra
         dx, dy = found
         # The correlation peak is broad: the translation that explains most of the region's line
         # art lies within a pixel or two of it.
-        after, dx, dy = max(((_explained_share(guide[box], anchor_guide, grid_x[box] + x, grid_y[box] + y, judged), x, y)
+        after, dx, dy = max(((_explained_share(guide[box], padded, box, x, y, judged), x, y)
                              for x in range(dx - 2, dx + 3) for y in range(dy - 2, dy + 3)), key=lambda item: item[0])
         before = float((residual[box][judged] <= GUIDE_TOLERANCE).mean())
         if after >= MATCH_GAIN and after > before + MATCH_MARGIN:
@@ -144,7 +147,14 @@ def _best_translation(template_guide: np.ndarray, anchor_guide: np.ndarray, orig
     return window[1].start + best[0] - left, window[0].start + best[1] - top
 
 
-def _explained_share(guide: np.ndarray, anchor_guide: np.ndarray, x: np.ndarray, y: np.ndarray, judged: np.ndarray) -> float:
-    """The share of `judged` pixels whose line art the anchor, sampled at (x, y), explains."""
-    carried = cv2.remap(anchor_guide, x, y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+def _explained_share(guide: np.ndarray, padded: tuple[np.ndarray, int], box: tuple[slice, slice], dx: int, dy: int,
+                     judged: np.ndarray) -> float:
+    """The share of `judged` pixels of the box whose line art the anchor, shifted by whole
+    pixels (dx, dy), explains (`padded`: the anchor's guide with its border, and the border's width)."""
+    image, border = padded
+    rows = slice(box[0].start + dy + border, box[0].stop + dy + border)
+    cols = slice(box[1].start + dx + border, box[1].stop + dx + border)
+    carried = image[rows, cols]
+    if carried.shape != guide.shape:  # beyond the reach padded for
+        return 0.0
     return float((guide_residual(guide, carried)[judged] <= GUIDE_TOLERANCE).mean())
