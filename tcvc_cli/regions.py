@@ -36,7 +36,9 @@ def smooth_region_fill(colour: np.ndarray, labels: np.ndarray, explained: np.nda
     height, width = labels.shape
     pad = int(3 * sigma)
     kernel = (2 * pad + 1, 2 * pad + 1)  # a stack blur this wide is about a Gaussian of 1.25 sigma
-    boxes = find_objects(labels)
+    # Each region is worked on around its pixels to fill alone: explained pixels further away
+    # than the blur reaches would not count anyway.
+    boxes = find_objects(np.where(todo, labels, 0))
     for region in regions:
         rows, cols = boxes[region - 1]
         top, bottom = max(0, rows.start - pad), min(height, rows.stop + pad)
