@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from . import media
-from .checkpoint import load_generator
+from .model.checkpoint import load_generator
 from .colorize import ColorizeOptions, Colorizer
 from .errors import OutputError
 from .evaluate import EvaluateOptions, evaluate

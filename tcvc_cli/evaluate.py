@@ -23,11 +23,11 @@ import numpy as np
 from . import media
 from .errors import InputError, UsageError
 from .lineart import to_grey
-from .metrics import (FidFeatures, FidUnavailable, colour_histograms, cdc, fid_network, frechet_distance, mse, psnr_from_mse,
-                      ssim, tof, warping_error)
+from .metrics import (FidFeatures, FidUnavailable, cdc, colour_histograms, fid_network, frechet_distance, mse,
+                      psnr_from_mse, ssim, tof, warping_error)
 from .motion import FlowField
+from .motion.shots import CutDetector
 from .runtime import select_device
-from .shots import CutDetector
 
 log = logging.getLogger("tcvc")
 
@@ -91,79 +91,108 @@ def evaluate(predictions: list[Path], truth: Path, *, lineart: Path | None = Non
         gt_source = stack.enter_context(_open(truth, "ground truth"))
         pred_sources = [stack.enter_context(_open(p, "prediction")) for p in predictions]
         line_source = stack.enter_context(_open(lineart, "line art")) if lineart else None
-        gt_info = gt_source.info
-        for path, source in zip(predictions, pred_sources):
-            if source.info.frame_count != gt_info.frame_count:
-                raise InputError(f"{path} has {source.info.frame_count} frames but the ground truth {truth} has {gt_info.frame_count}",
-                                 hint="evaluate outputs of the same clip (frame counts must match)")
-            if (source.info.width, source.info.height) != (gt_info.width, gt_info.height) and not options.resize_pred:
-                raise InputError(f"{path} is {source.info.width}x{source.info.height} but the ground truth {truth} is "
-                                 f"{gt_info.width}x{gt_info.height}", hint="pass --resize-pred to resize predictions to the ground truth")
-
-        if line_source is not None and line_source.info.frame_count != gt_info.frame_count:
-            raise InputError(f"{lineart} has {line_source.info.frame_count} frames but the ground truth {truth} has {gt_info.frame_count}")
+        _check_sources(predictions, pred_sources, truth, gt_source.info, lineart, line_source, options)
         device = select_device(options.device)
         fid_net = _fid(options, device)
         tracks = [_Track(name) for name in names]
         gt_track = _Track("ground truth")
         for track in (*tracks, gt_track):
             track.fid = FidFeatures(fid_net, device) if fid_net is not None else None
-        flow = FlowField()
-        detector = CutDetector()
-        shot_ids: list[int] = []
-        previous_edges = None
-        previous_gt = None
-        size = (gt_info.width, gt_info.height)
-        iterators = [iter(s) for s in pred_sources]
-        line_iter = iter(line_source) if line_source else None
-        total = gt_info.frame_count
-        for index, gt in enumerate(gt_source):
-            preds = [media.resize(next(it), size) for it in iterators]
-            line = next(line_iter) if line_iter else None
-            edges = detector.edges(to_grey(gt), is_lineart=False)
-            cut = options.scene_detect and index > 0 and detector.is_cut(previous_edges, edges)
-            shot_ids.append((shot_ids[-1] + (1 if cut else 0)) if shot_ids else 0)
-            previous_edges = edges
-            same_shot = previous_gt is not None and not cut
-            if same_shot:
-                forward, backward = flow(previous_gt, gt), flow(gt, previous_gt)
-            gt_track.histograms.append(colour_histograms(gt))
-            if gt_track.fid:
-                gt_track.fid.add(gt)
-            gt_warp = warping_error(previous_gt, gt, forward, backward) if same_shot else None
-            gt_track.per_frame.append({"frame": index, "mse": 0.0, "ssim": 1.0, "warp_error": gt_warp, "tof": 0.0 if same_shot else None})
-            for track, pred in zip(tracks, preds):
-                error = mse(pred, gt)
-                record = {"frame": index, "mse": error, "psnr": psnr_from_mse(error), "ssim": ssim(pred, gt),
-                          "warp_error": None, "tof": None, "shot": shot_ids[-1]}
-                if same_shot:
-                    record["warp_error"] = warping_error(track.previous, pred, forward, backward)
-                    record["tof"] = tof(flow(track.previous, pred), forward)
-                track.per_frame.append(record)
-                track.histograms.append(colour_histograms(pred))
-                if track.fid:
-                    track.fid.add(pred)
-                _keep_worst(track, error, index, pred, gt, line)
-                track.previous = pred
-            previous_gt = gt
-            if progress:
-                progress(index + 1, total)
+        shot_ids = _score(gt_source, pred_sources, line_source, tracks, gt_track, options, progress)
+    result = _summary(truth, predictions, tracks, gt_track, shot_ids, options.fid if fid_net is not None else None)
+    if report is not None:
+        write_report(report, result, tracks)
+        result["report"] = str(report)
+    return result
 
-    result: dict[str, Any] = {"ground_truth": str(truth), "frames": len(shot_ids), "cuts": [i for i in range(1, len(shot_ids)) if shot_ids[i] != shot_ids[i - 1]],
-                              "reference": {"warp_error": gt_track.summary(shot_ids)["warp_error"], "cdc": cdc(gt_track.histograms, shot_ids)},
+
+def _check_sources(predictions: list[Path], pred_sources: list, truth: Path, gt_info: Any, lineart: Path | None,
+                   line_source: Any, options: EvaluateOptions) -> None:
+    """Predictions (and line art) must match the ground truth's frame count, and its size unless resized."""
+    for path, source in zip(predictions, pred_sources):
+        if source.info.frame_count != gt_info.frame_count:
+            raise InputError(f"{path} has {source.info.frame_count} frames but the ground truth {truth} has {gt_info.frame_count}",
+                             hint="evaluate outputs of the same clip (frame counts must match)")
+        if (source.info.width, source.info.height) != (gt_info.width, gt_info.height) and not options.resize_pred:
+            raise InputError(f"{path} is {source.info.width}x{source.info.height} but the ground truth {truth} is "
+                             f"{gt_info.width}x{gt_info.height}", hint="pass --resize-pred to resize predictions to the ground truth")
+    if line_source is not None and line_source.info.frame_count != gt_info.frame_count:
+        raise InputError(f"{lineart} has {line_source.info.frame_count} frames but the ground truth {truth} has {gt_info.frame_count}")
+
+
+def _score(gt_source: Any, pred_sources: list, line_source: Any, tracks: list[_Track], gt_track: _Track,
+           options: EvaluateOptions, progress: Callable[[int, int], None] | None) -> list[int]:
+    """Every frame of every prediction scored against the truth; returns each frame's shot."""
+    flow = FlowField()
+    detector = CutDetector()
+    shot_ids: list[int] = []
+    previous_edges = None
+    previous_gt = None
+    size = (gt_source.info.width, gt_source.info.height)
+    iterators = [iter(s) for s in pred_sources]
+    line_iter = iter(line_source) if line_source else None
+    total = gt_source.info.frame_count
+    for index, gt in enumerate(gt_source):
+        preds = [media.resize(next(it), size) for it in iterators]
+        line = next(line_iter) if line_iter else None
+        edges = detector.edges(to_grey(gt), is_lineart=False)
+        cut = options.scene_detect and index > 0 and detector.is_cut(previous_edges, edges)
+        shot_ids.append((shot_ids[-1] + (1 if cut else 0)) if shot_ids else 0)
+        previous_edges = edges
+        same_shot = previous_gt is not None and not cut
+        motion = (flow(previous_gt, gt), flow(gt, previous_gt)) if same_shot else None
+        _score_truth(gt_track, index, gt, previous_gt, motion)
+        for track, pred in zip(tracks, preds):
+            _score_prediction(track, index, pred, gt, line, shot_ids[-1], motion, flow)
+        previous_gt = gt
+        if progress:
+            progress(index + 1, total)
+    return shot_ids
+
+
+def _score_truth(gt_track: _Track, index: int, gt: np.ndarray, previous_gt: np.ndarray | None,
+                 motion: tuple[np.ndarray, np.ndarray] | None) -> None:
+    """The truth's own temporal figures: the reference rows the predictions are read against."""
+    gt_track.histograms.append(colour_histograms(gt))
+    if gt_track.fid:
+        gt_track.fid.add(gt)
+    gt_warp = warping_error(previous_gt, gt, *motion) if motion is not None else None
+    gt_track.per_frame.append({"frame": index, "mse": 0.0, "ssim": 1.0, "warp_error": gt_warp,
+                               "tof": 0.0 if motion is not None else None})
+
+
+def _score_prediction(track: _Track, index: int, pred: np.ndarray, gt: np.ndarray, line: np.ndarray | None, shot: int,
+                      motion: tuple[np.ndarray, np.ndarray] | None, flow: FlowField) -> None:
+    error = mse(pred, gt)
+    record = {"frame": index, "mse": error, "psnr": psnr_from_mse(error), "ssim": ssim(pred, gt),
+              "warp_error": None, "tof": None, "shot": shot}
+    if motion is not None:
+        record["warp_error"] = warping_error(track.previous, pred, *motion)
+        record["tof"] = tof(flow(track.previous, pred), motion[0])
+    track.per_frame.append(record)
+    track.histograms.append(colour_histograms(pred))
+    if track.fid:
+        track.fid.add(pred)
+    _keep_worst(track, error, index, pred, gt, line)
+    track.previous = pred
+
+
+def _summary(truth: Path, predictions: list[Path], tracks: list[_Track], gt_track: _Track, shot_ids: list[int],
+             fid_weights: str | None) -> dict[str, Any]:
+    cuts = [i for i in range(1, len(shot_ids)) if shot_ids[i] != shot_ids[i - 1]]
+    result: dict[str, Any] = {"ground_truth": str(truth), "frames": len(shot_ids), "cuts": cuts,
+                              "reference": {"warp_error": gt_track.summary(shot_ids)["warp_error"],
+                                            "cdc": cdc(gt_track.histograms, shot_ids)},
                               "predictions": []}
     for path, track in zip(predictions, tracks):
         summary = track.summary(shot_ids)
         summary["path"] = str(path)
         summary["fid"] = frechet_distance(track.fid, gt_track.fid) if track.fid else None
         result["predictions"].append(summary)
-    result["fid_weights"] = options.fid if fid_net is not None else None
-    if fid_net is not None and len(shot_ids) < FID_MIN_FRAMES:
+    result["fid_weights"] = fid_weights
+    if fid_weights is not None and len(shot_ids) < FID_MIN_FRAMES:
         result["fid_note"] = f"FID from {len(shot_ids)} frames (< {FID_MIN_FRAMES}) is a biased estimate; compare only runs of equal length"
         log.warning(result["fid_note"])
-    if report is not None:
-        write_report(report, result, tracks)
-        result["report"] = str(report)
     return result
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from . import media
-from . import sequence as seq
+from .media import sequence as seq
 from .errors import OutputError
 from .lineart import LineartParams, extract as lineart_of, to_grey
 

@@ -153,7 +153,9 @@ def test_batch_continues_past_a_failed_input_and_names_it(cli, sample_video, tmp
 
 
 def test_internal_errors_have_no_traceback_without_debug(cli, tmp_path, monkeypatch):
-    monkeypatch.setattr(media, "probe", lambda path: 1 / 0)
+    import tcvc_cli.media.reading as reading
+
+    monkeypatch.setattr(reading, "probe", lambda path: 1 / 0)
     fake = tmp_path / "x.mp4"
     fake.write_bytes(b"x" * 10)
     result = cli("extract", fake, "-o", tmp_path / "o")
@@ -230,7 +232,7 @@ def test_the_training_progress_line_fits_an_80_column_terminal_and_names_the_pre
 
     from rich.console import Console
 
-    import tcvc_cli.cli as command_line
+    import tcvc_cli.cli.output as command_line
 
     screen = io.StringIO()
     monkeypatch.setattr(command_line, "err_console", Console(file=screen, width=80, force_terminal=True, color_system=None))

@@ -116,7 +116,7 @@ def test_resume_reaches_the_same_weights(data_dir, tmp_path):
 
 
 def test_nan_loss_stops_with_a_clear_message(data_dir, tmp_path, monkeypatch):
-    import tcvc_cli.train as train_module
+    import tcvc_cli.train.objective as train_module
 
     config = train_preset("tiny", data_dir=str(data_dir), max_steps=5, **FAST)
     calls = {"n": 0}

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 from scipy.ndimage import find_objects
 
-from .motion import GUIDE_TOLERANCE, NEAR_LINE, guide_residual
+from .flow import GUIDE_TOLERANCE, NEAR_LINE, guide_residual
 
 # Reach of the smooth fill of unexplained pixels (Gaussian sigma, flow-size pixels).
 FILL_SIGMA = 8.0

@@ -34,10 +34,9 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from . import media
-from .lineart import gap_radius, line_regions, nearest_of, to_grey
-from .lineart import frame_regions
-from .motion import FlowField, explained as explained_by, guide_residual, inside, line_guide
+from .. import media
+from ..lineart import frame_regions, gap_radius, line_regions, nearest_of, to_grey
+from .flow import FlowField, explained as explained_by, guide_residual, inside, line_guide
 from .regions import match_regions, smooth_region_fill
 
 # Confidence of a carried colour by where it came from; the two passes around a later keyframe
@@ -190,7 +189,7 @@ def _grid_stack(width: int, height: int) -> np.ndarray:
     return grid
 
 
-def _pull(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
+def pull(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
     """Sample `image` at x + flow(x) (edges replicated)."""
     positions = flow + _grid_stack(flow.shape[1], flow.shape[0])
     return cv2.remap(image, positions, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
@@ -206,7 +205,7 @@ def _gather(image: np.ndarray, points: np.ndarray, row: int = 4096) -> np.ndarra
     return pulled.reshape(-1, image.shape[2] if image.ndim == 3 else 1)[:count]
 
 
-def _sample(image: np.ndarray, positions: np.ndarray, interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
+def sample_at(image: np.ndarray, positions: np.ndarray, interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
     """Sample `image` at absolute positions (H, W, 2)."""
     return cv2.remap(image, positions, None, interpolation, borderMode=cv2.BORDER_REPLICATE)
 
@@ -288,13 +287,13 @@ class Propagator:
         small_line = self.small_line(line) if small_line is None else small_line
         guide = line_guide(small_line) if guide is None else guide
         count, labels = frame_regions(small_line)
-        origin, residual = self._locate(guide, anchor, previous, step, labels, count)
+        origin, residual = self.locate(guide, anchor, previous, step, labels, count)
         origin, residual = match_regions(guide, anchor.guide, origin, residual, labels, count)
         explained = explained_by(residual, inside(origin), guide, labels, count)
         confidence = np.where(explained, FROM_ANCHOR, GUESSED).astype(np.float32)
         # What the motion does not explain takes the paint of the explained part of its own
         # region, smoothly (never in blocks); a region with nothing explained keeps the motion's guess.
-        fill = smooth_region_fill(_sample(anchor.small_paint, origin), labels, explained)
+        fill = smooth_region_fill(sample_at(anchor.small_paint, origin), labels, explained)
         painted = np.zeros_like(explained)
         before: np.ndarray | None = None
         if painter is not None and not explained.all():
@@ -318,11 +317,11 @@ class Propagator:
         which it paints again in every frame from all it now sees."""
         new = self._new_regions(labels, count, explained)
         before = np.zeros_like(explained)
-        carried = _sample(anchor.small, origin)
+        carried = sample_at(anchor.small, origin)
         if previous is not None and previous.painted.any() and step is not None:
-            before = (_pull(previous.painted.view(np.uint8) * 255, step) >= 128) & ~explained & ~new
+            before = (pull(previous.painted.view(np.uint8) * 255, step) >= 128) & ~explained & ~new
             if before.any():
-                carried[before] = _pull(previous.small, step)[before]
+                carried[before] = pull(previous.small, step)[before]
         known = explained | before
         if known.all():
             return fill, before, before
@@ -332,23 +331,23 @@ class Propagator:
         fill[to_paint] = painting[to_paint]
         return fill, to_paint | before, before
 
-    def _locate(self, guide: np.ndarray, anchor: AnchorFrame, previous: Track | None, step: np.ndarray | None,
-                labels: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+    def locate(self, guide: np.ndarray, anchor: AnchorFrame, previous: Track | None, step: np.ndarray | None,
+               labels: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
         """(positions in the anchor, guide residual) for each pixel of frame t: the better of the
         refined chain and the straight flow, region by region."""
         grid = _grid_stack(*self.flow_size)
         if previous is None:
             direct = grid + self.flow(guide, anchor.guide)
-            return direct, guide_residual(guide, _sample(anchor.guide, direct))
+            return direct, guide_residual(guide, sample_at(anchor.guide, direct))
         straight = self._straight_flow(guide, anchor.guide)
         step = self.flow(guide, previous.guide) if step is None else step
-        chained = _pull(previous.origin, step)
+        chained = pull(previous.origin, step)
         # The chain follows large motion but drifts; a flow against the anchor pulled along it
         # brings each pixel back onto the anchor's own lines.
-        refined = _pull(chained, self.flow(guide, _sample(anchor.guide, chained)))
-        refined_residual = guide_residual(guide, _sample(anchor.guide, refined))
+        refined = pull(chained, self.flow(guide, sample_at(anchor.guide, chained)))
+        refined_residual = guide_residual(guide, sample_at(anchor.guide, refined))
         direct = grid + straight.result()
-        direct_residual = guide_residual(guide, _sample(anchor.guide, direct))
+        direct_residual = guide_residual(guide, sample_at(anchor.guide, direct))
         chain_total = np.bincount(labels.ravel(), refined_residual.ravel(), count)
         direct_total = np.bincount(labels.ravel(), direct_residual.ravel(), count)
         take_direct = direct_total * DIRECT_MARGIN < chain_total
@@ -374,12 +373,12 @@ class Propagator:
         frame before (`before`, moved along `step`); then the ink laid through this frame's own
         strokes."""
         positions = self._full_positions(origin)
-        paint = _sample(anchor.paint, positions)
+        paint = sample_at(anchor.paint, positions)
         if not explained.all():
             upscaled = fill if fill.shape[1::-1] == self.size else cv2.resize(fill, self.size, interpolation=cv2.INTER_CUBIC)
             cv2.copyTo(upscaled, self._full_mask(~explained), paint)
         if before is not None and before.any() and previous is not None and step is not None:
-            cv2.copyTo(_pull(previous.colour, self._full_offsets(step)), self._full_mask(before), paint)
+            cv2.copyTo(pull(previous.colour, self._full_offsets(step)), self._full_mask(before), paint)
         # Ink only matters on the strokes: sampled there alone (a tenth of a frame, say).
         where, share = stroke_pixels(line)
         if len(where):

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .errors import TrainingError
+from ..errors import TrainingError
 
 log = logging.getLogger("tcvc")
 

@@ -22,12 +22,12 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from . import media
-from .errors import InputError, TcvcError, TrainingError
-from .lineart import LineartParams, extract as lineart_of, gap_radius, line_regions
-from .motion import FlowField, LineMotion, occlusion_mask, warp
-from .sequence import frame_number
-from .shots import analysis_view, detector_for
+from .. import media
+from ..errors import InputError, TcvcError, TrainingError
+from ..lineart import LineartParams, extract as lineart_of, gap_radius, line_regions
+from ..media.sequence import frame_number
+from ..motion import FlowField, LineMotion, occlusion_mask, warp
+from ..motion.shots import analysis_view, detector_for
 
 log = logging.getLogger("tcvc")
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .errors import InputError, OutputError, UsageError
+from ..errors import InputError, OutputError, UsageError
 
 # Folder outputs keep the input's format when tcvc can write it; anything else becomes PNG.
 WRITABLE_IMAGE_EXTENSIONS = {".png", ".tif", ".tiff", ".exr"}
@@ -125,7 +125,8 @@ def _read_exr(path: Path) -> np.ndarray:
 
 def _read_with_ffmpeg(path: Path) -> np.ndarray:
     """TGA, DPX: decode one picture with ffmpeg as 16-bit RGBA."""
-    from .media import ffmpeg_exe, probe_picture
+    from .ffmpeg import ffmpeg_exe
+    from .probing import probe_picture
 
     width, height = probe_picture(path)[:2]
     done = subprocess.run([ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-i", str(path),
@@ -226,7 +227,7 @@ def looks_complete(path: Path) -> bool:
 def describe_image(path: Path) -> dict:
     """What a hand-off check needs of one frame file: size, channels, bit depth, alpha."""
     if Path(path).suffix.lower() in _FFMPEG_ONLY:  # as ffmpeg's decoder reports it
-        from .media import probe_picture
+        from .probing import probe_picture
 
         width, height, pixel_format, depth, alpha = probe_picture(Path(path))
         return {"width": width, "height": height, "channels": "rgba" if alpha else "rgb", "bit_depth": depth,

@@ -5,6 +5,8 @@ paint and to grade the paint alone. From a composed frame C and its line art, tc
 
 - lines: RGBA, alpha a = the line art's darkness (1 - grey / 255; grey 254 and up is paper, 0),
   colour K the ink as the composed frame shows it;
+- confidence: grey, where the colours came from: white carried straight from an artist's frame,
+  mid grey from the previous output, black guessed or painted (no alpha: any codec holds it);
 - paint: RGBA, the fills with no lines over them: colour P continues each fill under the
   strokes, alpha 1, except 0 on solid lines (a = 1) and on bare paper (a = 0 and C white).
 
@@ -21,13 +23,29 @@ premultiplies, as that format expects.
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
-from .images import to_unit
-from .lineart import nearest_of
+from ..lineart import nearest_of
+from ..media.images import to_unit
+from ..motion.propagate import FROM_ANCHOR, FROM_PREVIOUS, GUESSED
 
-LAYERS = ("composed", "paint", "lines")
+LAYERS = ("composed", "paint", "lines", "confidence")
+ALPHA_LAYERS = ("paint", "lines")  # the layers that need a format with alpha
 PAPER_FLOOR = 1.5 / 255  # line-art darkness below this (grey 254 and 255) is paper, not a stroke
+
+
+def confidence_matte(confidence: np.ndarray | float, size: tuple[int, int]) -> np.ndarray:
+    """The confidence layer of a frame: grey uint8 at `size` (width, height), 255 where the colour
+    was carried straight from an artist's frame, 128 where from the previous output, 0 where it
+    was guessed or painted; `confidence` is per pixel (at the flow size) or one value."""
+    values = np.asarray(confidence, np.float32)
+    grey = np.interp(values, [GUESSED, FROM_PREVIOUS, FROM_ANCHOR], [0.0, 128.0, 255.0]).astype(np.float32)
+    if grey.ndim == 0:
+        return np.full(size[::-1], int(round(float(grey))), np.uint8)
+    if grey.shape[1::-1] != tuple(size):
+        grey = cv2.resize(grey, tuple(size), interpolation=cv2.INTER_LINEAR)
+    return (grey + 0.5).astype(np.uint8)
 
 
 def line_alpha(line: np.ndarray) -> np.ndarray:

@@ -6,8 +6,8 @@ import json
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal
 
-from .errors import ModelError, UsageError
-from .lineart import LineartParams
+from ..errors import ModelError, UsageError
+from ..lineart import LineartParams
 
 Arch = Literal["resnet", "unet"]
 ConditionKind = Literal["previous", "motion"]

@@ -23,8 +23,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..errors import HubError, ModelError
 from .config import ModelConfig
-from .errors import HubError, ModelError
 from .networks import define_generator
 
 log = logging.getLogger("tcvc")
