@@ -95,7 +95,9 @@ def run_clip(name: str, counts: list[int], frames: int, realart: Path) -> dict:
             seconds = {}
             for method, key in (("least", "least"), ("suggested", "greedy")):
                 started = time.perf_counter()
-                sets[method] = suggest_frames(Explainer(lines) if method == "suggested" else explainer, [0], count, key)
+                fresh = Explainer(lines) if method == "suggested" else explainer
+                budget = pass_seconds - (time.perf_counter() - started)  # as colorize gives it: one pass
+                sets[method] = suggest_frames(fresh, [0], count, key, budget=budget)
                 seconds[method] = time.perf_counter() - started + (prepare_seconds if method == "least" else 0.0)
             scores = {}
             for method in METHODS:

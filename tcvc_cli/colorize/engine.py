@@ -211,7 +211,8 @@ class Colorizer:
         anchors = sorted({*job.keyframe_paths, *([0] if job.seed_full is not None else [])})
         line_of = self.line_of if self.options.from_color else None
         found = suggest_for_run(job.source_path, shots, anchors, suggest.count, method=suggest.method,
-                                both_ways=self.options.both_ways, grey=not self.options.from_color, line_of=line_of)
+                                both_ways=self.options.both_ways, grey=not self.options.from_color, line_of=line_of,
+                                budget=result.seconds)
         if suggest.to_paint is not None:
             chosen = [index for shot in found for index in shot["frames"]]
             write_to_paint(suggest.to_paint, job.source_path, chosen, job.keyframe_paths, job.info,

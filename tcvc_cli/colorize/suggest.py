@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import logging
 import shutil
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +38,10 @@ from ..motion.explain import EXPLAIN_SHORT_SIDE, Explainer
 log = logging.getLogger("tcvc")
 
 METHODS = ("greedy", "least")
-# Candidates are taken every this many frames in long shots, so a shot of any length costs
-# about as much as colouring it once (docs/review.md#cost).
-MAX_CANDIDATES = 48
+# Greedy weighs at most this many candidate frames per shot, fewer where the colouring of the
+# shot took less time than their chains would (the budget): the suggestion costs no more than
+# one more colouring pass.
+MAX_CANDIDATES = 24
 
 
 class _Chains:
@@ -109,10 +111,12 @@ def _segment(anchors: list[int], frame: int, length: int) -> range:
 
 
 def suggest_frames(explainer: Explainer, anchors: list[int], count: int, method: str = "greedy",
-                   both_ways: bool = True, progress: Callable[[], None] | None = None) -> list[int]:
-    """The `count` shot indices to paint next, best first. `anchors`: the frames that are the
-    artist's already (the seed at 0, keyframes); a shot with none gets its first painted frame
-    where one frame explains the most."""
+                   both_ways: bool = True, budget: float | None = None) -> list[int]:
+    """The `count` shot indices to paint next. `anchors`: the frames that are the artist's
+    already (the seed at 0, keyframes); a shot with none gets its first painted frame where one
+    frame explains the most. `budget`: seconds the suggestion may take (the shot's colouring
+    time); greedy weighs as many evenly spaced candidates as it affords, 2 to MAX_CANDIDATES."""
+    started = time.perf_counter()
     length = len(explainer)
     anchors = sorted(set(anchors))
     count = min(count, length - len(anchors))
@@ -121,10 +125,33 @@ def suggest_frames(explainer: Explainer, anchors: list[int], count: int, method:
     chains = _Chains(explainer)
     if method == "least":
         return _least(chains, anchors, count, length, both_ways)
-    stride = max(1, -(-length // MAX_CANDIDATES))
-    candidates = [frame for frame in range(0, length, stride) if frame not in anchors]
-    chosen: list[int] = []
     shares = predicted(chains, anchors, length, both_ways)
+    chosen: list[int] = []
+    for frame_set in _rounds(chains, anchors, count, length, both_ways, shares, _candidates(
+            length, anchors, count, time.perf_counter() - started, budget)):
+        chosen = frame_set
+    even = even_frames(length, anchors, count)
+    if predicted(chains, anchors + even, length, both_ways).sum() > predicted(chains, anchors + chosen, length,
+                                                                               both_ways).sum():
+        return even  # greedy is short-sighted: the even set predicts more
+    return chosen
+
+
+def _candidates(length: int, anchors: list[int], count: int, spent: float, budget: float | None) -> list[int]:
+    """Evenly spaced frames to weigh: as many as the budget affords (a candidate's chains cost
+    about what the anchors' did, `spent`)."""
+    # The even set the greedy one is checked against costs two candidates' chains more.
+    affordable = MAX_CANDIDATES if budget is None else int((budget - spent) / max(spent, 1e-3)) - 2
+    many = max(2, count, min(MAX_CANDIDATES, affordable, length - len(anchors)))
+    free = [frame for frame in range(length) if frame not in anchors]
+    picks = sorted({free[min(len(free) - 1, round((i + 0.5) * len(free) / many))] for i in range(many)})
+    return picks
+
+
+def _rounds(chains: _Chains, anchors: list[int], count: int, length: int, both_ways: bool, shares: np.ndarray,
+            candidates: list[int]) -> Iterator[list[int]]:
+    """Greedy: `count` times, the candidate that raises the shot's predicted total the most."""
+    chosen: list[int] = []
     for _ in range(count):
         current = sorted(anchors + chosen)
         best, best_gain = None, -np.inf
@@ -136,16 +163,11 @@ def suggest_frames(explainer: Explainer, anchors: list[int], count: int, method:
             gain = float(trial[span.start:span.stop].sum() - shares[span.start:span.stop].sum())
             if gain > best_gain:
                 best, best_gain = frame, gain
-            if progress:
-                progress()
         if best is None:
-            break
+            return
         chosen.append(best)
         shares = predicted(chains, anchors + chosen, length, both_ways)
-    even = even_frames(length, anchors, count)
-    if predicted(chains, anchors + even, length, both_ways).sum() > shares.sum():
-        return even
-    return chosen
+        yield list(chosen)
 
 
 def _least(chains: _Chains, anchors: list[int], count: int, length: int, both_ways: bool) -> list[int]:
@@ -159,14 +181,18 @@ def _least(chains: _Chains, anchors: list[int], count: int, length: int, both_wa
 
 def suggest_for_run(source_path: Path, shots: list[tuple[str, int, int]], anchors: list[int], count: int, *,
                     method: str = "greedy", both_ways: bool = True, grey: bool = True,
-                    line_of: Callable[[np.ndarray], np.ndarray] | None = None) -> list[dict[str, Any]]:
+                    line_of: Callable[[np.ndarray], np.ndarray] | None = None,
+                    budget: float | None = None) -> list[dict[str, Any]]:
     """The frames (input indices) to paint next in each shot of a coloured input: `shots` as
     (name, first index, end index), `anchors` the indices that are the artist's already.
-    Reads the input's line art once more, a shot at a time, at the Explainer's small size."""
+    Reads the input's line art once more, a shot at a time, at the Explainer's small size.
+    `budget`: the seconds colouring took; each shot's suggestion takes about its share."""
     suggestions = []
+    total = sum(end - first for _, first, end in shots) or 1
     with media.open_source(source_path, grey=grey, mixed_sizes=True) as source:
         frames = iter(source)
         for name, first, end in shots:
+            started = time.perf_counter()
             lines = []
             for _ in range(end - first):
                 frame = media.split_alpha(next(frames), grey)[0]
@@ -176,7 +202,8 @@ def suggest_for_run(source_path: Path, shots: list[tuple[str, int, int]], anchor
                 chosen, before, after = [], None, None  # pages of several sizes: nothing carries between them
             else:
                 explainer = Explainer(lines)
-                chosen = suggest_frames(explainer, own, count, method, both_ways)
+                left = None if budget is None else budget * (end - first) / total - (time.perf_counter() - started)
+                chosen = suggest_frames(explainer, own, count, method, both_ways, budget=left)
                 chains = _Chains(explainer)
                 before = float(predicted(chains, own, len(lines), both_ways).mean())
                 after = float(predicted(chains, own + chosen, len(lines), both_ways).mean())

@@ -1,22 +1,32 @@
 """What an artist's frame would explain, before anyone paints it: the motion of a shot's line art
-followed from any frame, forwards or backwards, along the chain of steps between neighbouring
-frames, with the carrying engine's explained test (propagate.py), but no colour, at a small size.
+followed from any frame, forwards or backwards, with the carrying engine's location, region
+matching and explained test (propagate.py), but no colour, at a small size.
 
 This is what keyframe suggestion weighs: painting frame k explains, for every frame the engine
 would carry from k, the pixels whose motion from k the line art confirms.
 
-Owns: Explainer. Imports: motion.flow, motion.propagate, media, lineart.
+Owns: Explainer. Imports: motion.flow, motion.regions, motion.propagate, media, lineart.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from .. import media
 from ..lineart import frame_regions
-from .flow import FlowField, explained as explained_by, guide_residual, inside, line_guide
-from .propagate import flow_dimensions, pull, sample_at
+from .flow import explained as explained_by, inside, line_guide
+from .propagate import Propagator, Track, flow_dimensions
+from .regions import match_regions
+
+@dataclass(frozen=True)
+class _Guided:
+    """An anchor as location needs it: its line art's guide alone."""
+
+    guide: np.ndarray
+
 
 # Short side the motion is followed at. Suggestion needs the shape of what is explained, not
 # its pixels: 160 pixels are enough.
@@ -33,7 +43,7 @@ class Explainer:
         small = [media.resize(line, self.size, cv2.INTER_AREA) for line in lines]
         self.guides = [line_guide(line) for line in small]
         self.regions = [frame_regions(line) for line in small]
-        self.flow = FlowField()
+        self.propagator = Propagator(self.size, self.size)
         self._grid = np.dstack(np.meshgrid(np.arange(self.size[0], dtype=np.float32),
                                            np.arange(self.size[1], dtype=np.float32)))
         self._steps: dict[tuple[int, int], np.ndarray] = {}
@@ -45,23 +55,24 @@ class Explainer:
         """The flow from `frame` to its neighbour `before` (cached: both directions are reused)."""
         key = (frame, before)
         if key not in self._steps:
-            self._steps[key] = self.flow(self.guides[frame], self.guides[before])
+            self._steps[key] = self.propagator.flow(self.guides[frame], self.guides[before])
         return self._steps[key]
 
     def chain(self, anchor: int, stop: int) -> list[np.ndarray]:
         """Explained masks (bool, at the small size) of the frames from `anchor` towards `stop`
-        (exclusive; below `anchor` to go backwards): each pixel's position in the anchor follows
-        the chain of steps between neighbouring frames, and is explained where the anchor's line
-        art found there matches the frame's own, as the engine tests it. The steps are measured
-        once for the whole shot, so a chain from any frame costs no optical flow of its own."""
+        (exclusive; below `anchor` to go backwards), carried from `anchor` frame by frame as the
+        engine carries them: the chain of steps refined against the anchor, or the straight flow,
+        region by region, lost regions matched again, and the engine's explained test."""
         direction = 1 if stop > anchor else -1
-        anchor_guide = self.guides[anchor]
-        origin = self._grid
+        source = _Guided(self.guides[anchor])
+        previous = Track(self._grid, source.guide, None, None)
         masks = []
         for frame in range(anchor + direction, stop, direction):
-            origin = pull(origin, self.step(frame, frame - direction))
             count, labels = self.regions[frame]
             guide = self.guides[frame]
-            residual = guide_residual(guide, sample_at(anchor_guide, origin))
+            origin, residual = self.propagator.locate(guide, source, previous, self.step(frame, frame - direction),
+                                                      labels, count)
+            origin, residual = match_regions(guide, source.guide, origin, residual, labels, count)
             masks.append(explained_by(residual, inside(origin), guide, labels, count))
+            previous = Track(origin, guide, None, None)
         return masks
