@@ -35,24 +35,20 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from realart import CLIPS, load_clip  # noqa: E402
+from realart import CLIPS, colorize_with, frames_of, load_clip  # noqa: E402
 
 from tcvc_cli import media  # noqa: E402
-from tcvc_cli.colorize import ColorizeOptions, Colorizer  # noqa: E402
 from tcvc_cli.colorize.suggest import even_frames, suggest_frames  # noqa: E402
+from tcvc_cli.metrics import mse, psnr_from_mse  # noqa: E402
 from tcvc_cli.motion.explain import Explainer  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 METHODS = ("even", "even, ends", "least", "suggested", "oracle")
 
 
-def mse(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-
-
 def clip_psnr(frames: list[np.ndarray], truth: list[np.ndarray]) -> float:
-    error = statistics.fmean(mse(f, t) for f, t in zip(frames, truth))
-    return 10 * np.log10(255.0 ** 2 / max(error, 1e-10))
+    """PSNR of the whole clip: of the mean squared error over all its frames."""
+    return psnr_from_mse(statistics.fmean(mse(f, t) for f, t in zip(frames, truth)))
 
 
 def colour(work: Path, name: str, keyframes: list[int], colour_frames: list[np.ndarray]) -> tuple[list[np.ndarray], float]:
@@ -63,13 +59,10 @@ def colour(work: Path, name: str, keyframes: list[int], colour_frames: list[np.n
         keys.mkdir()
         for index in keyframes:
             media.write_image(keys / f"{index:06d}.png", colour_frames[index])
-    output = work / f"out-{name}"
     started = time.perf_counter()
-    Colorizer(None, ColorizeOptions(scene_detect=False)).colorize(work / "lines", output, seed_frame=work / "seed.png",
-                                                                   keyframes=keys, overwrite=True)
+    output = colorize_with(None, work / "lines", work / f"out-{name}", seed_frame=work / "seed.png", keyframes=keys)
     seconds = time.perf_counter() - started
-    with media.open_source(output) as source:
-        return [np.ascontiguousarray(f) for f in source], seconds
+    return frames_of(output), seconds
 
 
 def run_clip(name: str, counts: list[int], frames: int, realart: Path) -> dict:

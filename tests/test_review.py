@@ -15,7 +15,7 @@ import pytest
 
 from tcvc_cli import media
 from tcvc_cli.cli.colouring import rerun_command
-from tcvc_cli.colorize.suggest import even_frames, predicted, suggest_frames, _Chains
+from tcvc_cli.colorize.suggest import even_frames, predicted, suggest_frames
 from tcvc_cli.errors import EXIT_INPUT, EXIT_USAGE
 from tcvc_cli.motion.explain import Explainer
 from tcvc_cli.sample import render_clip
@@ -134,9 +134,8 @@ def test_greedy_suggestion_explains_more_than_even_spacing_where_motion_is_uneve
         lines.append(line)
     explainer = Explainer(lines)
     chosen = suggest_frames(explainer, [0], 2)
-    chains = _Chains(explainer)
-    total = predicted(chains, [0, *chosen], 24).sum()
-    even = predicted(chains, [0, *even_frames(24, [0], 2)], 24).sum()
+    total = predicted(explainer, [0, *chosen], 24).sum()
+    even = predicted(explainer, [0, *even_frames(24, [0], 2)], 24).sum()
     assert total >= even and all(frame >= 12 for frame in chosen), chosen
 
 

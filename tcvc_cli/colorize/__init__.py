@@ -3,7 +3,8 @@ writes and reports.
 
 Modules, each importing only those above it (and the parts: `media`, `lineart`, `motion`,
 `model`, `runtime`, `errors`):
-- `layers`, `options`: the layers a run can write; what a run is asked to do;
+- `layers`, `suggest`: the layers a run can write; which frames to paint next (docs/review.md);
+- `options`: what a run is asked to do;
 - `references`: the seed frame and keyframes, found, checked and loaded;
 - `output`: the resumable work folder, tracks per layer, composition at the source size;
 - `result`: what a run reports (--json), and the warning naming poorly explained frames;

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from ..errors import UsageError
 from .layers import LAYERS
+from .suggest import METHODS
 
 Upscale = Literal["bicubic", "flat"]
 
@@ -131,7 +132,7 @@ class Suggest:
     def __post_init__(self) -> None:
         if self.count < 0:
             raise UsageError(f"--suggest-keyframes must be 0 or more, got {self.count}")
-        if self.method not in ("greedy", "least"):
-            raise UsageError(f"unknown --suggest-method {self.method!r}", hint="greedy or least")
+        if self.method not in METHODS:
+            raise UsageError(f"unknown --suggest-method {self.method!r}", hint=f"one of {', '.join(METHODS)}")
         if self.to_paint is not None and self.count == 0:
             raise UsageError("--to-paint needs --suggest-keyframes N", hint="say how many frames per shot to suggest")

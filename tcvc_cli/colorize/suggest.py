@@ -3,7 +3,7 @@ engine carries them, would explain the most of the shot.
 
 The engine colours a frame from the artist's frame before it, forwards, and - when a later
 keyframe of the shot exists - from that one too, backwards, taking per pixel what either
-explains. `predicted` mirrors that on the Explainer's masks: a frame scores the share of its
+explains. `predicted` mirrors that on the Explainer's masks (each anchor's chain computed once): a frame scores the share of its
 pixels explained from its neighbouring anchors. Painting frame k changes only the frames
 between k's neighbours, and can lower some of them (the frames after k are no longer carried
 from the anchor before k), which the prediction counts too.
@@ -11,7 +11,7 @@ from the anchor before k), which the prediction counts too.
 Two ways to choose N frames (`method`):
 - `greedy`: N times, paint the candidate that raises the shot's predicted total the most;
   the set found is kept only when it predicts more than the evenly spaced set, else that one;
-- `least`: the cheap proxy, with no chains from candidates: N times, the frame the current
+- `least`: the cheap proxy, with no explainer from candidates: N times, the frame the current
   anchors explain least is painted, and the prediction is updated.
 
 Owns: suggest_frames, even_frames, predicted, suggest_for_run, write_to_paint. Imports: motion.explain,
@@ -39,35 +39,12 @@ log = logging.getLogger("tcvc")
 
 METHODS = ("greedy", "least")
 # Greedy weighs at most this many candidate frames per shot, fewer where the colouring of the
-# shot took less time than their chains would (the budget): the suggestion costs no more than
+# shot took less time than their explainer would (the budget): the suggestion costs no more than
 # one more colouring pass.
 MAX_CANDIDATES = 24
 
 
-class _Chains:
-    """Explained masks from each anchor or candidate, forwards and backwards, computed once."""
-
-    def __init__(self, explainer: Explainer):
-        self.explainer = explainer
-        self.forward: dict[int, list[np.ndarray]] = {}
-        self.backward: dict[int, list[np.ndarray]] = {}
-
-    def ahead(self, anchor: int, frame: int, stop: int) -> np.ndarray:
-        """What `anchor` explains of `frame` carried forwards (the chain runs up to `stop`)."""
-        masks = self.forward.get(anchor)
-        if masks is None or len(masks) < frame - anchor:
-            masks = self.forward[anchor] = self.explainer.chain(anchor, max(stop, frame + 1))
-        return masks[frame - anchor - 1]
-
-    def behind(self, anchor: int, frame: int, stop: int) -> np.ndarray:
-        """What `anchor` explains of `frame` carried backwards (the chain runs down to `stop`)."""
-        masks = self.backward.get(anchor)
-        if masks is None or len(masks) < anchor - frame:
-            masks = self.backward[anchor] = self.explainer.chain(anchor, min(stop, frame - 1))
-        return masks[anchor - frame - 1]
-
-
-def predicted(chains: _Chains, anchors: list[int], length: int, both_ways: bool = True,
+def predicted(explainer: Explainer, anchors: list[int], length: int, both_ways: bool = True,
               frames: range | None = None) -> np.ndarray:
     """Each frame's predicted share of pixels explained, with the artist's frames `anchors`
     (sorted shot indices); frames before the first anchor score 0."""
@@ -81,9 +58,9 @@ def predicted(chains: _Chains, anchors: list[int], length: int, both_ways: bool 
         after = [a for a in anchors if a > frame]
         mask = None
         if before:
-            mask = chains.ahead(before[-1], frame, after[0] if after else length)
+            mask = explainer.ahead(before[-1], frame, after[0] if after else length)
         if after and both_ways:
-            back = chains.behind(after[0], frame, before[-1] if before else -1)
+            back = explainer.behind(after[0], frame, before[-1] if before else -1)
             mask = back if mask is None else mask | back
         shares[frame] = float(mask.mean()) if mask is not None else 0.0
     return shares
@@ -122,25 +99,24 @@ def suggest_frames(explainer: Explainer, anchors: list[int], count: int, method:
     count = min(count, length - len(anchors))
     if count <= 0:
         return []
-    chains = _Chains(explainer)
     if method == "least":
-        return _least(chains, anchors, count, length, both_ways)
-    shares = predicted(chains, anchors, length, both_ways)
+        return _least(explainer, anchors, count, length, both_ways)
+    shares = predicted(explainer, anchors, length, both_ways)
     chosen: list[int] = []
-    for frame_set in _rounds(chains, anchors, count, length, both_ways, shares, _candidates(
+    for frame_set in _rounds(explainer, anchors, count, length, both_ways, shares, _candidates(
             length, anchors, count, time.perf_counter() - started, budget)):
         chosen = frame_set
     even = even_frames(length, anchors, count)
-    if predicted(chains, anchors + even, length, both_ways).sum() > predicted(chains, anchors + chosen, length,
+    if predicted(explainer, anchors + even, length, both_ways).sum() > predicted(explainer, anchors + chosen, length,
                                                                                both_ways).sum():
         return even  # greedy is short-sighted: the even set predicts more
     return chosen
 
 
 def _candidates(length: int, anchors: list[int], count: int, spent: float, budget: float | None) -> list[int]:
-    """Evenly spaced frames to weigh: as many as the budget affords (a candidate's chains cost
+    """Evenly spaced frames to weigh: as many as the budget affords (a candidate's explainer cost
     about what the anchors' did, `spent`)."""
-    # The even set the greedy one is checked against costs two candidates' chains more.
+    # The even set the greedy one is checked against costs two candidates' explainer more.
     affordable = MAX_CANDIDATES if budget is None else int((budget - spent) / max(spent, 1e-3)) - 2
     many = max(2, count, min(MAX_CANDIDATES, affordable, length - len(anchors)))
     free = [frame for frame in range(length) if frame not in anchors]
@@ -148,7 +124,7 @@ def _candidates(length: int, anchors: list[int], count: int, spent: float, budge
     return picks
 
 
-def _rounds(chains: _Chains, anchors: list[int], count: int, length: int, both_ways: bool, shares: np.ndarray,
+def _rounds(explainer: Explainer, anchors: list[int], count: int, length: int, both_ways: bool, shares: np.ndarray,
             candidates: list[int]) -> Iterator[list[int]]:
     """Greedy: `count` times, the candidate that raises the shot's predicted total the most."""
     chosen: list[int] = []
@@ -159,21 +135,21 @@ def _rounds(chains: _Chains, anchors: list[int], count: int, length: int, both_w
             if frame in current:
                 continue
             span = _segment(current, frame, length)
-            trial = predicted(chains, [*current, frame], length, both_ways, frames=span)
+            trial = predicted(explainer, [*current, frame], length, both_ways, frames=span)
             gain = float(trial[span.start:span.stop].sum() - shares[span.start:span.stop].sum())
             if gain > best_gain:
                 best, best_gain = frame, gain
         if best is None:
             return
         chosen.append(best)
-        shares = predicted(chains, anchors + chosen, length, both_ways)
+        shares = predicted(explainer, anchors + chosen, length, both_ways)
         yield list(chosen)
 
 
-def _least(chains: _Chains, anchors: list[int], count: int, length: int, both_ways: bool) -> list[int]:
+def _least(explainer: Explainer, anchors: list[int], count: int, length: int, both_ways: bool) -> list[int]:
     chosen: list[int] = []
     for _ in range(count):
-        shares = predicted(chains, anchors + chosen, length, both_ways)
+        shares = predicted(explainer, anchors + chosen, length, both_ways)
         shares[anchors + chosen] = np.inf
         chosen.append(int(np.argmin(shares)))
     return chosen
@@ -204,9 +180,8 @@ def suggest_for_run(source_path: Path, shots: list[tuple[str, int, int]], anchor
                 explainer = Explainer(lines)
                 left = None if budget is None else budget * (end - first) / total - (time.perf_counter() - started)
                 chosen = suggest_frames(explainer, own, count, method, both_ways, budget=left)
-                chains = _Chains(explainer)
-                before = float(predicted(chains, own, len(lines), both_ways).mean())
-                after = float(predicted(chains, own + chosen, len(lines), both_ways).mean())
+                before = float(predicted(explainer, own, len(lines), both_ways).mean())
+                after = float(predicted(explainer, own + chosen, len(lines), both_ways).mean())
             suggestions.append({"shot": name, "frames": [first + frame for frame in chosen],
                                 "explained_now": before, "explained_after": after})
     return suggestions

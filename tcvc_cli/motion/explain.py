@@ -18,7 +18,7 @@ import numpy as np
 from .. import media
 from ..lineart import frame_regions
 from .flow import explained as explained_by, inside, line_guide
-from .propagate import Propagator, Track, flow_dimensions
+from .propagate import Propagator, Track, flow_dimensions, grid_stack
 from .regions import match_regions
 
 @dataclass(frozen=True)
@@ -44,9 +44,9 @@ class Explainer:
         self.guides = [line_guide(line) for line in small]
         self.regions = [frame_regions(line) for line in small]
         self.propagator = Propagator(self.size, self.size)
-        self._grid = np.dstack(np.meshgrid(np.arange(self.size[0], dtype=np.float32),
-                                           np.arange(self.size[1], dtype=np.float32)))
         self._steps: dict[tuple[int, int], np.ndarray] = {}
+        self._forward: dict[int, list[np.ndarray]] = {}
+        self._backward: dict[int, list[np.ndarray]] = {}
 
     def __len__(self) -> int:
         return len(self.guides)
@@ -65,7 +65,7 @@ class Explainer:
         region by region, lost regions matched again, and the engine's explained test."""
         direction = 1 if stop > anchor else -1
         source = _Guided(self.guides[anchor])
-        previous = Track(self._grid, source.guide, None, None)
+        previous = Track(grid_stack(*self.size), source.guide, None, None)
         masks = []
         for frame in range(anchor + direction, stop, direction):
             count, labels = self.regions[frame]
@@ -76,3 +76,18 @@ class Explainer:
             masks.append(explained_by(residual, inside(origin), guide, labels, count))
             previous = Track(origin, guide, None, None)
         return masks
+
+    def ahead(self, anchor: int, frame: int, stop: int) -> np.ndarray:
+        """What painting `anchor` explains of a later `frame`, carried forwards; the chain runs up to
+        `stop` and is kept, so every question about one anchor costs one chain."""
+        masks = self._forward.get(anchor)
+        if masks is None or len(masks) < frame - anchor:
+            masks = self._forward[anchor] = self.chain(anchor, max(stop, frame + 1))
+        return masks[frame - anchor - 1]
+
+    def behind(self, anchor: int, frame: int, stop: int) -> np.ndarray:
+        """What painting `anchor` explains of an earlier `frame`, carried backwards down to `stop`."""
+        masks = self._backward.get(anchor)
+        if masks is None or len(masks) < anchor - frame:
+            masks = self._backward[anchor] = self.chain(anchor, min(stop, frame - 1))
+        return masks[anchor - frame - 1]

@@ -182,7 +182,7 @@ def draw_lines(colour: np.ndarray, line: np.ndarray, strength: float) -> np.ndar
 
 
 @lru_cache(maxsize=4)
-def _grid_stack(width: int, height: int) -> np.ndarray:
+def grid_stack(width: int, height: int) -> np.ndarray:
     grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
     grid = np.stack([grid_x, grid_y], -1)
     grid.flags.writeable = False
@@ -191,7 +191,7 @@ def _grid_stack(width: int, height: int) -> np.ndarray:
 
 def pull(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
     """Sample `image` at x + flow(x) (edges replicated)."""
-    positions = flow + _grid_stack(flow.shape[1], flow.shape[0])
+    positions = flow + grid_stack(flow.shape[1], flow.shape[0])
     return cv2.remap(image, positions, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
@@ -273,7 +273,7 @@ class Propagator:
     def start(self, anchor: AnchorFrame) -> Track:
         """The anchor's own frame as the first step of a chain."""
         nothing = np.zeros(self.flow_size[::-1], bool)
-        return Track(_grid_stack(*self.flow_size).copy(), anchor.guide, anchor.colour, nothing, anchor.small)
+        return Track(grid_stack(*self.flow_size).copy(), anchor.guide, anchor.colour, nothing, anchor.small)
 
     def carry(self, line: np.ndarray, anchor: AnchorFrame, previous: Track | None, painter: Painter | None = None, *,
               small_line: np.ndarray | None = None, guide: np.ndarray | None = None,
@@ -335,7 +335,7 @@ class Propagator:
                labels: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
         """(positions in the anchor, guide residual) for each pixel of frame t: the better of the
         refined chain and the straight flow, region by region."""
-        grid = _grid_stack(*self.flow_size)
+        grid = grid_stack(*self.flow_size)
         if previous is None:
             direct = grid + self.flow(guide, anchor.guide)
             return direct, guide_residual(guide, sample_at(anchor.guide, direct))
