@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from realart import CLIPS, colorize_with, frames_of, load_clip  # noqa: E402
 
 from tcvc_cli import media  # noqa: E402
-from tcvc_cli.colorize.suggest import even_frames, suggest_frames  # noqa: E402
+from tcvc_cli.colorize.suggest import even_frames, explain_short_side, suggest_frames  # noqa: E402
 from tcvc_cli.metrics import mse, psnr_from_mse  # noqa: E402
 from tcvc_cli.motion.explain import Explainer  # noqa: E402
 
@@ -76,9 +76,6 @@ def run_clip(name: str, counts: list[int], frames: int, realart: Path) -> dict:
         media.write_image(work / "seed.png", colour_frames[0])
         seed_only, pass_seconds = colour(work, "seed", [], colour_frames)
         per_frame = [mse(f, t) for f, t in zip(seed_only, colour_frames)]
-        started = time.perf_counter()
-        explainer = Explainer(lines)
-        prepare_seconds = time.perf_counter() - started
         row = {"clip": name, "frames": length, "seed_only": clip_psnr(seed_only, colour_frames),
                "pass_seconds": pass_seconds, "counts": {}}
         for count in counts:
@@ -88,10 +85,11 @@ def run_clip(name: str, counts: list[int], frames: int, realart: Path) -> dict:
             seconds = {}
             for method, key in (("least", "least"), ("suggested", "greedy")):
                 started = time.perf_counter()
-                fresh = Explainer(lines) if method == "suggested" else explainer
+                # As colorize does it: the motion weighed at the size the count affords.
+                fresh = Explainer(lines, explain_short_side(*lines[0].shape[1::-1], count))
                 budget = pass_seconds - (time.perf_counter() - started)  # as colorize gives it: one pass
                 sets[method] = suggest_frames(fresh, [0], count, key, budget=budget)
-                seconds[method] = time.perf_counter() - started + (prepare_seconds if method == "least" else 0.0)
+                seconds[method] = time.perf_counter() - started
             scores = {}
             for method in METHODS:
                 coloured, _ = colour(work, f"{method.replace(', ', '-')}-{count}", sets[method], colour_frames)

@@ -12,6 +12,7 @@ import pytest
 
 from tcvc_cli import media
 from tcvc_cli.colorize import ColorizeOptions, Colorizer
+from tcvc_cli.errors import Interrupted
 from tcvc_cli.lineart import LineartParams, extract
 from tcvc_cli.propagate import Propagator, separate, stroke_alpha
 from tcvc_cli.sample import write_clip
@@ -55,6 +56,38 @@ def test_what_passes_behind_a_shape_and_comes_back_takes_the_anchors_colour_agai
         centre = out[index][48, path[index]].astype(int)
         assert np.abs(centre - (220, 40, 40)).max() < 30, (index, centre)  # red again, not the post's or paper's
 
+
+
+def test_what_a_later_keyframe_does_not_show_comes_back_from_the_shots_first_anchor(tmp_path):
+    # The keyframe is drawn while the ball is hidden behind the post: when the ball rolls back
+    # out, only the seed frame knows its colour.
+    path = [40, 46, 52, 58, 64, 70, 76, 82, 85, 85, 82, 76, 70, 64, 58, 52, 46, 40]
+    frames = [_ball_and_post(x) for x in path]
+    lines = write_clip(tmp_path / "lines", [line for _, line in frames])
+    media.write_image(tmp_path / "seed.png", frames[0][0])
+    (tmp_path / "keys").mkdir()
+    media.write_image(tmp_path / "keys" / "000009.png", frames[9][0])
+    Colorizer(None, ColorizeOptions(scene_detect=False)).colorize(lines, tmp_path / "out", seed_frame=tmp_path / "seed.png",
+                                                                 keyframes=tmp_path / "keys")
+    out = [media.read_image(p) for p in media.list_frames(tmp_path / "out")]
+    for index in (13, 15, 17):
+        centre = out[index][48, path[index]].astype(int)
+        assert np.abs(centre - (220, 40, 40)).max() < 30, (index, centre)  # red, as the seed painted it
+
+    # Stopped past the keyframe and resumed, the run still has the seed frame to take colours from.
+    def stop_at_13(done, total):
+        if done == 13:
+            raise KeyboardInterrupt
+
+    options = ColorizeOptions(scene_detect=False, segment_frames=5)
+    sources = dict(seed_frame=tmp_path / "seed.png", keyframes=tmp_path / "keys")
+    with pytest.raises(Interrupted):
+        Colorizer(None, options).colorize(lines, tmp_path / "resumed", progress=stop_at_13, **sources)
+    result = Colorizer(None, options).colorize(lines, tmp_path / "resumed", resume=True, **sources)
+    assert result.resumed_from == 10
+    resumed = [media.read_image(p) for p in media.list_frames(tmp_path / "resumed")]
+    for whole, again in zip(out, resumed, strict=True):
+        np.testing.assert_array_equal(whole, again)
 
 def test_a_seed_frame_and_a_keyframe_come_out_as_the_artist_gave_them(tmp_path):
     frames = [_ball_and_post(x) for x in (40, 44, 48, 52, 56, 60)]

@@ -21,7 +21,7 @@ import numpy as np
 
 from .. import media
 from ..errors import InputError
-from ..motion.propagate import (FLOW_SHORT_SIDE, FROM_ANCHOR, GUESSED, AnchorFrame, Carried, Propagator, Track, blend,
+from ..motion.propagate import (FLOW_SHORT_SIDE, FROM_ANCHOR, GUESSED, AnchorFrame, Carried, Propagator, Track, blend, pick,
                                 flow_dimensions, ink_strength)
 from .contract import Engine
 from .options import Progress, work_dimensions
@@ -59,6 +59,12 @@ class CarriedRun:
         self.anchor: AnchorFrame | None = restore_state(saved, "carried_anchor", AnchorFrame)
         self.seed_anchor: AnchorFrame | None = restore_state(saved, "carried_seed", AnchorFrame)
         self.previous: Track | None = restore_state(saved, "carried_previous", Track)
+        # The shot's first anchor once a keyframe has taken over, still carried along its own
+        # chain: what the keyframe does not show (a shape behind another when it was drawn) comes
+        # from it, region by region (motion.propagate.pick).
+        self.earlier: AnchorFrame | None = restore_state(saved, "carried_earlier", AnchorFrame)
+        self.earlier_track: Track | None = restore_state(saved, "carried_earlier_track", Track)
+        self.earlier_index = int(saved["carried_earlier_index"]) if "carried_earlier_index" in saved else -1
         self.seed_ink = float(saved["seed_ink_strength"]) if "seed_ink_strength" in saved else 1.0
         self.held: list[tuple[Prepared, Carried | None]] = []  # frames waiting for a later keyframe, coloured forwards
         self.previous_index = start - 1  # the frame `previous` colours
@@ -94,6 +100,7 @@ class CarriedRun:
         self.release(None, None)  # the next keyframe belongs to the new shot
         self.result.cuts.append(item.index)
         self.anchor, self.previous = self.seed_anchor, None
+        self.earlier = self.earlier_track = None
         if self.painter is not None and self.engine.cut_reset == "blank" and item.index not in self.keyframe_paths:
             self.start_shot(item)
             self.last_edges = item.edges
@@ -121,6 +128,8 @@ class CarriedRun:
             self.seed_ink = ink_strength(self.seed, item.line_full)
         if item.index in self.keyframe_paths:
             self.release(reference, item.index)
+            if self.earlier is None and self.anchor is not None and self.previous is not None:
+                self.earlier, self.earlier_track, self.earlier_index = self.anchor, self.previous, self.previous_index
         self.anchor, self.previous, self.previous_index = reference, self.propagator.start(reference), item.index
         self.emit(item.index, artist)
 
@@ -149,7 +158,13 @@ class CarriedRun:
                                         small_line=item.line_work, guide=item.guide, step=item.step if follows else None)
         self.previous_index = item.index
         self.previous = carried.track
-        return carried
+        if self.earlier is None:
+            return carried
+        follows = self.earlier_index == item.index - 1 and feedback
+        other = self.propagator.carry(item.line_full, self.earlier, self.earlier_track if feedback else None,
+                                      small_line=item.line_work, guide=item.guide, step=item.step if follows else None)
+        self.earlier_track, self.earlier_index = other.track, item.index
+        return pick(carried, other)
 
     def hold(self, item: Prepared) -> None:
         forward = self.colour_forward(item)
@@ -232,7 +247,9 @@ class CarriedRun:
         segment = self.options.segment_frames
         if done // segment > self.checkpointed // segment or done == self.total:
             extra = {**save_state(self.anchor, "carried_anchor"), **save_state(self.seed_anchor, "carried_seed"),
-                     **save_state(self.previous, "carried_previous"), "seed_ink_strength": np.array(self.seed_ink)}
+                     **save_state(self.previous, "carried_previous"), "seed_ink_strength": np.array(self.seed_ink),
+                     **save_state(self.earlier, "carried_earlier"), **save_state(self.earlier_track, "carried_earlier_track"),
+                     "carried_earlier_index": np.array(self.earlier_index)}
             self.pipeline.send(("checkpoint", None, self.last_edges, None, extra))
             self.checkpointed = done
 

@@ -3,10 +3,12 @@ engine carries them, would explain the most of the shot.
 
 The engine colours a frame from the artist's frame before it, forwards, and - when a later
 keyframe of the shot exists - from that one too, backwards, taking per pixel what either
-explains. `predicted` mirrors that on the Explainer's masks (each anchor's chain computed once): a frame scores the share of its
-pixels explained from its neighbouring anchors. Painting frame k changes only the frames
-between k's neighbours, and can lower some of them (the frames after k are no longer carried
-from the anchor before k), which the prediction counts too.
+explains; the shot's first anchor is carried across the whole shot beside them, region by
+region. `predicted` mirrors that on the Explainer's masks (each anchor's chain computed once):
+a frame scores the share of its pixels explained from its neighbouring anchors and the shot's
+first. Painting frame k changes only the frames between k's neighbours, and can lower some of
+them (the frames after k are carried from k instead of the anchor before it), which the
+prediction counts too.
 
 Two ways to choose N frames (`method`):
 - `greedy`: N times, paint the candidate that raises the shot's predicted total the most;
@@ -14,13 +16,14 @@ Two ways to choose N frames (`method`):
 - `least`: the cheap proxy, with no explainer from candidates: N times, the frame the current
   anchors explain least is painted, and the prediction is updated.
 
-Owns: suggest_frames, even_frames, predicted, suggest_for_run, write_to_paint. Imports: motion.explain,
-media, lineart.
+Owns: suggest_frames, even_frames, predicted, explain_short_side, suggest_for_run, write_to_paint.
+Imports: motion.explain, motion.propagate, media, lineart.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -34,6 +37,7 @@ from .. import media
 from ..lineart import to_grey
 from ..media.sequence import Naming
 from ..motion.explain import EXPLAIN_SHORT_SIDE, Explainer
+from ..motion.propagate import flow_dimensions
 
 log = logging.getLogger("tcvc")
 
@@ -42,6 +46,18 @@ METHODS = ("greedy", "least")
 # shot took less time than their explainer would (the budget): the suggestion costs no more than
 # one more colouring pass.
 MAX_CANDIDATES = 24
+# The suggestion weighs about count + 3 chains of the shot's motion, and a chain costs about one
+# colouring pass times its share of the pixels the colouring follows motion at. Where that flow
+# size is small (a source of 256 lines colours at its own size), the motion is weighed smaller
+# than EXPLAIN_SHORT_SIDE so that the suggestion still costs no more than one pass; never below this.
+MIN_EXPLAIN_SIDE = 64
+
+
+def explain_short_side(width: int, height: int, count: int) -> int:
+    """The Explainer's short side for `count` suggestions on a shot of frames this size."""
+    flow_width, flow_height = flow_dimensions(width, height)
+    affordable = min(flow_width, flow_height) / math.sqrt(count + 3)
+    return int(max(MIN_EXPLAIN_SIDE, min(EXPLAIN_SHORT_SIDE, affordable)))
 
 
 def predicted(explainer: Explainer, anchors: list[int], length: int, both_ways: bool = True,
@@ -59,6 +75,8 @@ def predicted(explainer: Explainer, anchors: list[int], length: int, both_ways: 
         mask = None
         if before:
             mask = explainer.ahead(before[-1], frame, after[0] if after else length)
+        if len(before) > 1:  # the shot's first anchor is carried across the whole shot too
+            mask = mask | explainer.ahead(before[0], frame, length)
         if after and both_ways:
             back = explainer.behind(after[0], frame, before[-1] if before else -1)
             mask = back if mask is None else mask | back
@@ -83,7 +101,8 @@ def even_frames(length: int, anchors: list[int], count: int) -> list[int]:
 def _segment(anchors: list[int], frame: int, length: int) -> range:
     """The frames whose prediction changes when `frame` becomes an anchor."""
     before = max((a for a in anchors if a < frame), default=0)
-    after = min((a for a in anchors if a > frame), default=length)
+    # Before the shot's first anchor, `frame` would become the first, carried across the shot.
+    after = min((a for a in anchors if a > frame), default=length) if any(a < frame for a in anchors) else length
     return range(before, after)
 
 
@@ -169,15 +188,16 @@ def suggest_for_run(source_path: Path, shots: list[tuple[str, int, int]], anchor
         frames = iter(source)
         for name, first, end in shots:
             started = time.perf_counter()
-            lines = []
+            lines, size = [], None
             for _ in range(end - first):
                 frame = media.split_alpha(next(frames), grey)[0]
+                size = size or frame.shape[1::-1]
                 lines.append(_small(line_of(frame) if line_of is not None else to_grey(frame)))
             own = [a - first for a in anchors if first <= a < end]
             if len({line.shape for line in lines}) > 1:
                 chosen, before, after = [], None, None  # pages of several sizes: nothing carries between them
             else:
-                explainer = Explainer(lines)
+                explainer = Explainer(lines, explain_short_side(*size, count))
                 left = None if budget is None else budget * (end - first) / total - (time.perf_counter() - started)
                 chosen = suggest_frames(explainer, own, count, method, both_ways, budget=left)
                 before = float(predicted(explainer, own, len(lines), both_ways).mean())

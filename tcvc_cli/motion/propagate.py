@@ -36,7 +36,7 @@ import numpy as np
 
 from .. import media
 from ..lineart import frame_regions, gap_radius, line_regions, nearest_of, to_grey
-from .flow import FlowField, explained as explained_by, guide_residual, inside, line_guide
+from .flow import GUIDE_TOLERANCE, FlowField, explained as explained_by, guide_residual, inside, line_guide
 from .regions import match_regions, smooth_region_fill
 
 # Confidence of a carried colour by where it came from; the two passes around a later keyframe
@@ -87,6 +87,7 @@ class Carried:
     confidence: np.ndarray  # float32 at flow size: FROM_ANCHOR / FROM_PREVIOUS / GUESSED per pixel
     track: Track  # this frame as the next frame's starting point
     residual: np.ndarray | None = None  # float32 at flow size: how far the carried line art is from the frame's own
+    labels: np.ndarray | None = None  # int32 at flow size: the frame's line-enclosed regions (0 on strokes)
 
     @property
     def carried_share(self) -> float:
@@ -305,7 +306,7 @@ class Propagator:
         if self.flat:
             colour = flat_fill(colour, line)
         small = media.resize(colour, self.flow_size, cv2.INTER_AREA) if painter is not None else None
-        return Carried(colour, confidence, Track(origin, guide, colour, painted, small), residual)
+        return Carried(colour, confidence, Track(origin, guide, colour, painted, small), residual, labels)
 
     def _paint(self, small_line: np.ndarray, anchor: AnchorFrame, origin: np.ndarray, fill: np.ndarray,
                explained: np.ndarray, labels: np.ndarray, count: int, previous: Track | None, step: np.ndarray | None,
@@ -437,3 +438,39 @@ def _fit(carried: Carried) -> np.ndarray | float:
     if carried.residual is None:
         return 1.0
     return 1.0 / (1.0 + carried.residual / BLEND_RESIDUAL)
+
+
+# A region of a frame carried from two anchors takes the nearer anchor's colours unless the other
+# fits its line art better by this factor; a pixel the motion does not explain counts as this far
+# (grey levels of guide residual) from the frame's own line art.
+OTHER_ANCHOR_MARGIN = 1.0
+UNEXPLAINED_COST = 2 * GUIDE_TOLERANCE
+
+
+def pick(nearer: Carried, other: Carried) -> Carried:
+    """One frame carried from two anchors: each line-enclosed region whole from the pass whose
+    carried line art fits it better, `nearer` on ties (its strokes go with the region next to
+    them). What the earlier anchor saw and a later keyframe lost (a shape that had passed behind
+    something when the keyframe was drawn) comes back from the earlier anchor. The track stays
+    the nearer pass's: each anchor keeps its own chain."""
+    labels = nearer.labels
+    if labels is None or nearer.residual is None or other.residual is None:
+        return nearer
+    count = int(labels.max()) + 1
+    flat = labels.ravel()
+    costs = [np.bincount(flat, np.where(c.confidence >= FROM_ANCHOR, c.residual, UNEXPLAINED_COST).ravel(), count)
+             for c in (nearer, other)]
+    take = costs[1] * OTHER_ANCHOR_MARGIN < costs[0]
+    take[0] = False
+    where = take[labels]
+    if labels.min() == 0:
+        where = np.where(labels == 0, cv2.dilate(where.view(np.uint8), np.ones((3, 3), np.uint8)) > 0, where)
+    if not where.any():
+        return nearer
+    height, width = nearer.colour.shape[:2]
+    full = where.view(np.uint8) if where.shape == (height, width) else (
+        cv2.resize(where.view(np.uint8) * 255, (width, height), interpolation=cv2.INTER_LINEAR) >= 128).view(np.uint8)
+    colour = nearer.colour.copy()
+    cv2.copyTo(other.colour, full, colour)
+    return Carried(colour, np.where(where, other.confidence, nearer.confidence), nearer.track,
+                   np.where(where, other.residual, nearer.residual), labels)
