@@ -65,6 +65,8 @@ class CarriedRun:
         self.earlier: AnchorFrame | None = restore_state(saved, "carried_earlier", AnchorFrame)
         self.earlier_track: Track | None = restore_state(saved, "carried_earlier_track", Track)
         self.earlier_index = int(saved["carried_earlier_index"]) if "carried_earlier_index" in saved else -1
+        # The anchor is a model's painting of the shot's first frame, not an artist's: a keyframe replaces it.
+        self.anchor_painted = bool(saved.get("carried_anchor_painted", False))
         self.seed_ink = float(saved["seed_ink_strength"]) if "seed_ink_strength" in saved else 1.0
         self.held: list[tuple[Prepared, Carried | None]] = []  # frames waiting for a later keyframe, coloured forwards
         self.previous_index = start - 1  # the frame `previous` colours
@@ -99,7 +101,7 @@ class CarriedRun:
         the model painted the shot's first frame (nothing more to do for it)."""
         self.release(None, None)  # the next keyframe belongs to the new shot
         self.result.cuts.append(item.index)
-        self.anchor, self.previous = self.seed_anchor, None
+        self.anchor, self.previous, self.anchor_painted = self.seed_anchor, None, False
         self.earlier = self.earlier_track = None
         if self.painter is not None and self.engine.cut_reset == "blank" and item.index not in self.keyframe_paths:
             self.start_shot(item)
@@ -128,9 +130,10 @@ class CarriedRun:
             self.seed_ink = ink_strength(self.seed, item.line_full)
         if item.index in self.keyframe_paths:
             self.release(reference, item.index)
-            if self.earlier is None and self.anchor is not None and self.previous is not None:
+            if self.earlier is None and self.anchor is not None and self.previous is not None and not self.anchor_painted:
                 self.earlier, self.earlier_track, self.earlier_index = self.anchor, self.previous, self.previous_index
         self.anchor, self.previous, self.previous_index = reference, self.propagator.start(reference), item.index
+        self.anchor_painted = False
         self.emit(item.index, artist)
 
     def carry(self, item: Prepared) -> None:
@@ -207,7 +210,7 @@ class CarriedRun:
         """The model paints a shot's first frame from its line art alone (nothing to carry from),
         and that frame anchors the shot until a keyframe arrives."""
         colour = self.propagator.paint(item.line_full, self.painter, self.seed_ink, small_line=item.line_work)
-        self.anchor = self.propagator.anchor(colour, item.line_full, item.guide)
+        self.anchor, self.anchor_painted = self.propagator.anchor(colour, item.line_full, item.guide), True
         self.previous, self.previous_index = self.propagator.start(self.anchor), item.index
         self.emit(item.index, colour, GUESSED)
 
@@ -249,7 +252,8 @@ class CarriedRun:
             extra = {**save_state(self.anchor, "carried_anchor"), **save_state(self.seed_anchor, "carried_seed"),
                      **save_state(self.previous, "carried_previous"), "seed_ink_strength": np.array(self.seed_ink),
                      **save_state(self.earlier, "carried_earlier"), **save_state(self.earlier_track, "carried_earlier_track"),
-                     "carried_earlier_index": np.array(self.earlier_index)}
+                     "carried_earlier_index": np.array(self.earlier_index),
+                     "carried_anchor_painted": np.array(self.anchor_painted)}
             self.pipeline.send(("checkpoint", None, self.last_edges, None, extra))
             self.checkpointed = done
 
