@@ -4,8 +4,10 @@ motion-compensated model painting what no artist's frame explains (motion/propag
 Frame by frame, in the order the pipeline delivers them: the seed frame and keyframes are
 written as the artist gave them and become the shot's anchor; every other frame is carried from
 the anchor (and the previous output), or held until a later keyframe arrives, coloured
-backwards from it too and blended; a scene cut starts the next shot from the seed frame, or
-from the model's own painting. Progress counts a held frame half done once coloured forwards.
+backwards from it too and blended; once a keyframe has taken over, the shot's first artist's
+frame is carried beside it, region by region; a scene cut starts the next shot from the seed
+frame, or from the model's own painting. Progress counts a held frame half done once coloured
+forwards.
 
 Owns: CarriedRun. Imports: colorize.contract, colorize.options, colorize.output,
 colorize.pipeline, colorize.references, colorize.result, motion, media, errors.
