@@ -50,14 +50,15 @@ def write_review(output: Path, page: Path, *, lineart: Path | None = None, truth
     files = page.with_name(page.stem + "_files")
     files.mkdir(parents=True, exist_ok=True)
     errors = _errors(output, truth, len(numbers)) if truth is not None else None
-    scores = [psnr_from_mse(error) for error in errors] if errors is not None else None
+    # PSNR against the truth by frame number
+    scores = {n: psnr_from_mse(error) for n, error in zip(numbers, errors)} if errors is not None else None
     shown = _frames_to_show(shots, numbers, result, suggested, scores)
     strips = _strips(output, lineart, confidence_path, numbers, shown, files, page, progress)
     shares = {shares["frame"]: shares for shares in result.get("confidence", [])}
     body = [_header(report, output, lineart, truth, confidence_path)]
     for shot in shots:
         frames = [n for n in numbers if shot["first_frame"] <= n <= shot["last_frame"]]
-        body.append(_shot_section(shot, frames, shares, scores, numbers, suggested.get(shot["name"], []),
+        body.append(_shot_section(shot, frames, shares, scores, suggested.get(shot["name"], []),
                                   result.get("keyframes_used", []), strips, _coloured_from(result, shot, shots)))
     page.write_text(_document(f"tcvc review: {output}", "\n".join(body)), "utf-8")
     return {"page": str(page), "files": str(files), "frames": len(numbers), "shots": len(shots),
@@ -79,7 +80,7 @@ def _errors(output: Path, truth: Path, count: int) -> list[float]:
 
 
 def _frames_to_show(shots: list[dict], numbers: list[int], result: dict, suggested: dict[str, list[int]],
-                    scores: list[float] | None) -> set[int]:
+                    scores: dict[int, float] | None) -> set[int]:
     """Every frame of short shots; of long ones an even sample, always with the suggested, the
     keyframes used and the least explained (or worst scored) frames."""
     anchor = {shares["frame"]: shares["anchor"] for shares in result.get("confidence", [])}
@@ -90,12 +91,8 @@ def _frames_to_show(shots: list[dict], numbers: list[int], result: dict, suggest
         shown.update(frames[::step])
         shown.update(suggested.get(shot["name"], []))
         shown.update(n for n in result.get("keyframes_used", []) if n in frames)
-        if scores is not None:
-            position = {n: i for i, n in enumerate(numbers)}
-            worst = sorted(frames, key=lambda n: scores[position[n]])[:3]
-        else:
-            worst = sorted(frames, key=lambda n: anchor.get(n, 1.0))[:3]
-        shown.update(worst)
+        worst = scores if scores is not None else anchor
+        shown.update(sorted(frames, key=lambda n: worst.get(n, 1.0))[:3])
     return shown
 
 
@@ -187,7 +184,7 @@ def _coloured_from(result: dict, shot: dict, shots: list[dict]) -> str:
     return "; ".join(sources)
 
 
-def _shot_section(shot: dict, frames: list[int], shares: dict[int, dict], scores: list[float] | None, numbers: list[int],
+def _shot_section(shot: dict, frames: list[int], shares: dict[int, dict], scores: dict[int, float] | None,
                   suggested: list[int], keyframes: list[int], strips: dict[int, dict[str, tuple[str, str]]],
                   coloured_from: str) -> str:
     anchor = [shares.get(n, {}).get("anchor") for n in frames]
@@ -195,8 +192,7 @@ def _shot_section(shot: dict, frames: list[int], shares: dict[int, dict], scores
     summary = f"frames {frames[0]}-{frames[-1]}" if frames else "no frames"
     if known:
         summary += f", {100 * float(np.mean(known)):.0f}% of pixels from an artist's frame on average"
-    position = {n: i for i, n in enumerate(numbers)}
-    plot = _plot(frames, shares, [scores[position[n]] for n in frames] if scores else None, suggested, keyframes)
+    plot = _plot(frames, shares, [scores[n] for n in frames] if scores else None, suggested, keyframes)
     cells = []
     for number in frames:
         if number not in strips:
@@ -237,7 +233,7 @@ def _plot(frames: list[int], shares: dict[int, dict], scores: list[float] | None
                      f"<title>{key}</title></polygon>")
         base = upper
     if scores:
-        low, high = 10.0, max(40.0, max(scores) if scores else 40.0)
+        low, high = 10.0, max(40.0, max(scores))
         line = " ".join(f"{x(i):.1f},{y((min(max(s, low), high) - low) / (high - low)):.1f}" for i, s in enumerate(scores))
         parts.append(f"<polyline class='psnr' points='{line}' fill='none' stroke='{COLOURS['psnr']}' stroke-width='1.5'/>")
         parts.append(f"<text x='{width - right + 4}' y='{top + 10}' font-size='11'>{high:.0f} dB</text>"

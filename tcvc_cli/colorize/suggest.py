@@ -26,7 +26,7 @@ import logging
 import math
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -121,10 +121,8 @@ def suggest_frames(explainer: Explainer, anchors: list[int], count: int, method:
     if method == "least":
         return _least(explainer, anchors, count, length, both_ways)
     shares = predicted(explainer, anchors, length, both_ways)
-    chosen: list[int] = []
-    for frame_set in _rounds(explainer, anchors, count, length, both_ways, shares, _candidates(
-            length, anchors, count, time.perf_counter() - started, budget)):
-        chosen = frame_set
+    candidates = _candidates(length, anchors, count, time.perf_counter() - started, budget)
+    chosen = _greedy(explainer, anchors, count, length, both_ways, shares, candidates)
     even = even_frames(length, anchors, count)
     if predicted(explainer, anchors + even, length, both_ways).sum() > predicted(explainer, anchors + chosen, length,
                                                                                both_ways).sum():
@@ -143,8 +141,8 @@ def _candidates(length: int, anchors: list[int], count: int, spent: float, budge
     return picks
 
 
-def _rounds(explainer: Explainer, anchors: list[int], count: int, length: int, both_ways: bool, shares: np.ndarray,
-            candidates: list[int]) -> Iterator[list[int]]:
+def _greedy(explainer: Explainer, anchors: list[int], count: int, length: int, both_ways: bool, shares: np.ndarray,
+            candidates: list[int]) -> list[int]:
     """Greedy: `count` times, the candidate that raises the shot's predicted total the most."""
     chosen: list[int] = []
     for _ in range(count):
@@ -159,10 +157,10 @@ def _rounds(explainer: Explainer, anchors: list[int], count: int, length: int, b
             if gain > best_gain:
                 best, best_gain = frame, gain
         if best is None:
-            return
+            break
         chosen.append(best)
         shares = predicted(explainer, anchors + chosen, length, both_ways)
-        yield list(chosen)
+    return chosen
 
 
 def _least(explainer: Explainer, anchors: list[int], count: int, length: int, both_ways: bool) -> list[int]:

@@ -225,6 +225,24 @@ DIRECT_MARGIN = 1.0
 FLAT_MAX_SHARE = 0.5
 
 
+def region_choice(take: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Per pixel, whether its line-enclosed region was chosen (`take`, per label); a stroke
+    pixel (label 0) goes with a chosen region next to it."""
+    take = take.copy()
+    take[0] = False
+    where = take[labels]
+    if labels.min() == 0:
+        where = np.where(labels == 0, cv2.dilate(where.view(np.uint8), np.ones((3, 3), np.uint8)) > 0, where)
+    return where
+
+
+def full_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A flow-size bool mask at `size` (width, height), as uint8 0/1 for cv2.copyTo."""
+    if mask.shape[1::-1] == tuple(size):
+        return mask.view(np.uint8)
+    return (cv2.resize(mask.view(np.uint8) * 255, tuple(size), interpolation=cv2.INTER_LINEAR) >= 128).view(np.uint8)
+
+
 def flat_fill(colour: np.ndarray, line: np.ndarray) -> np.ndarray:
     """Each region enclosed by the lines (small gaps in strokes closed first) takes one colour,
     the mean of `colour` inside it; lines and too-large regions keep `colour` as it is."""
@@ -351,11 +369,7 @@ class Propagator:
         direct_residual = guide_residual(guide, sample_at(anchor.guide, direct))
         chain_total = np.bincount(labels.ravel(), refined_residual.ravel(), count)
         direct_total = np.bincount(labels.ravel(), direct_residual.ravel(), count)
-        take_direct = direct_total * DIRECT_MARGIN < chain_total
-        take_direct[0] = False
-        where = take_direct[labels]
-        if labels.min() == 0:  # strokes go with the region next to them
-            where = np.where(labels == 0, cv2.dilate(where.view(np.uint8), np.ones((3, 3), np.uint8)) > 0, where)
+        where = region_choice(direct_total * DIRECT_MARGIN < chain_total, labels)
         if not where.any():
             return refined, refined_residual
         return np.where(where[..., None], direct, refined), np.where(where, direct_residual, refined_residual)
@@ -402,9 +416,7 @@ class Propagator:
         return cv2.resize(flow * scale, self.size, interpolation=cv2.INTER_LINEAR)
 
     def _full_mask(self, mask: np.ndarray) -> np.ndarray:
-        if mask.shape[1::-1] == self.size:
-            return mask.view(np.uint8)
-        return (cv2.resize(mask.view(np.uint8) * 255, self.size, interpolation=cv2.INTER_LINEAR) >= 128).view(np.uint8)
+        return full_mask(mask, self.size)
 
     def paint(self, line: np.ndarray, painter: Painter, ink: float, *, small_line: np.ndarray | None = None) -> np.ndarray:
         """Colour a frame from its line art alone (a shot with nothing to carry from): the
@@ -460,17 +472,10 @@ def pick(nearer: Carried, other: Carried) -> Carried:
     flat = labels.ravel()
     costs = [np.bincount(flat, np.where(c.confidence >= FROM_ANCHOR, c.residual, UNEXPLAINED_COST).ravel(), count)
              for c in (nearer, other)]
-    take = costs[1] * OTHER_ANCHOR_MARGIN < costs[0]
-    take[0] = False
-    where = take[labels]
-    if labels.min() == 0:
-        where = np.where(labels == 0, cv2.dilate(where.view(np.uint8), np.ones((3, 3), np.uint8)) > 0, where)
+    where = region_choice(costs[1] * OTHER_ANCHOR_MARGIN < costs[0], labels)
     if not where.any():
         return nearer
-    height, width = nearer.colour.shape[:2]
-    full = where.view(np.uint8) if where.shape == (height, width) else (
-        cv2.resize(where.view(np.uint8) * 255, (width, height), interpolation=cv2.INTER_LINEAR) >= 128).view(np.uint8)
     colour = nearer.colour.copy()
-    cv2.copyTo(other.colour, full, colour)
+    cv2.copyTo(other.colour, full_mask(where, nearer.colour.shape[1::-1]), colour)
     return Carried(colour, np.where(where, other.confidence, nearer.confidence), nearer.track,
                    np.where(where, other.residual, nearer.residual), labels)
