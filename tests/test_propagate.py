@@ -14,7 +14,7 @@ from tcvc_cli import media
 from tcvc_cli.colorize import ColorizeOptions, Colorizer
 from tcvc_cli.errors import Interrupted
 from tcvc_cli.lineart import LineartParams, extract
-from tcvc_cli.propagate import Propagator, separate, stroke_alpha
+from tcvc_cli.propagate import FROM_ANCHOR, FROM_PREVIOUS, Propagator, separate, stroke_alpha
 from tcvc_cli.sample import write_clip
 
 WIDTH, HEIGHT = 160, 96
@@ -164,6 +164,37 @@ def test_line_art_derived_from_the_colour_leaves_no_dark_lines():
     truth = cv2.cvtColor(frames[-1][0], cv2.COLOR_RGB2GRAY)[lines].astype(float)
     assert abs(luma.mean() - truth.mean()) < 12
     assert (luma < 60).mean() < 0.02
+
+
+def test_what_a_moving_shape_uncovers_in_footage_is_not_counted_as_carried_from_the_seed():
+    # Rendered footage (textured to its edges, Canny line art, no ink): a disc slides right and
+    # uncovers texture the seed never showed. Those pixels follow the previous output and say so.
+    rng = np.random.default_rng(3)
+    texture = cv2.GaussianBlur(rng.uniform(0, 255, (HEIGHT, WIDTH, 3)).astype(np.float32), (0, 0), 2.5)
+    texture = np.clip((texture - texture.mean()) * 5 + 128, 0, 255).astype(np.uint8)
+    path = [40 + 4 * i for i in range(9)]
+    colour = []
+    for x in path:
+        frame = texture.copy()
+        cv2.circle(frame, (x, 48), 18, (200, 200, 205), -1, cv2.LINE_AA)
+        colour.append(frame)
+    lines = [extract(frame, LineartParams()) for frame in colour]
+    propagator = Propagator((WIDTH, HEIGHT), (WIDTH, HEIGHT))
+    anchor = propagator.anchor(colour[0], lines[0])
+    assert not anchor.inked
+    track = propagator.start(anchor)
+    for line in lines[1:]:
+        carried = propagator.carry(line, anchor, track)
+        track = carried.track
+    disc = [np.zeros((HEIGHT, WIDTH), np.uint8) for _ in range(2)]
+    for mask, x in zip(disc, (path[0], path[-1])):
+        cv2.circle(mask, (x, 48), 18, 1, -1)
+    uncovered = cv2.erode(disc[0] & (1 - disc[1]), np.ones((5, 5), np.uint8)).astype(bool)
+    assert (carried.confidence[uncovered] >= FROM_ANCHOR).mean() < 0.1
+    assert (carried.confidence[uncovered] == FROM_PREVIOUS).mean() > 0.9
+    assert carried.carried_share > 0.6  # most of the texture still in view is carried from the seed
+    error = np.abs(carried.colour.astype(int) - colour[-1]).mean()
+    assert error < 12
 
 
 def test_the_paint_and_ink_of_a_frame_rebuild_it():

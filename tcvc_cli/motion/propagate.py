@@ -18,7 +18,9 @@ For each frame t:
    Line art derived from the colour (Canny on rendered footage) has no ink in the colour frame,
    so its "ink" is the paint itself, and no dark lines appear.
 3. **What the motion does not explain** (new content, what entered the frame) keeps the
-   motion's best guess without a model; with one, the generator paints it.
+   motion's best guess without a model; with one, the generator paints it. On footage (line
+   art the colour draws no ink for) a pixel whose motion to the anchor and back does not
+   return is unexplained too, and follows the previous output along the short step.
 
 Colours are always sampled from the artist's frame, once, at full resolution: never a copy of
 a copy. Nothing here reads files, prints or keeps state beyond what the caller hands back in.
@@ -36,7 +38,8 @@ import numpy as np
 
 from .. import media
 from ..lineart import frame_regions, gap_radius, line_regions, nearest_of, to_grey
-from .flow import GUIDE_TOLERANCE, FlowField, explained as explained_by, guide_residual, inside, line_guide
+from .flow import (GUIDE_TOLERANCE, FlowField, explained as explained_by, guide_residual, inside, line_guide,
+                   occlusion_mask)
 from .regions import match_regions, smooth_region_fill
 
 # Confidence of a carried colour by where it came from; the two passes around a later keyframe
@@ -50,6 +53,9 @@ FLOW_SHORT_SIDE = 480
 # pixels wide, take ink; everything else is paint.
 STROKE = 128
 STROKE_RIM = 1
+# A colour frame drawing its strokes this dark (ink_strength) is inked: artists' cels 0.6 to
+# 1.0 on bench/realart.py's clips; footage with Canny line art 0.0 (Big Buck Bunny).
+INKED = 0.3
 
 # A painter fills the pixels motion does not explain: (line art at flow size, carried colour at
 # flow size, explained mask) -> colour at flow size (uint8 RGB).
@@ -66,6 +72,7 @@ class AnchorFrame:
     small: np.ndarray  # uint8 RGB at flow size
     small_paint: np.ndarray  # uint8 RGB: the paint at flow size
     guide: np.ndarray  # its line art's guide at flow size (motion.line_guide)
+    inked: bool = True  # the colour draws the line art's strokes (False: line art derived from footage)
 
 
 @dataclass(frozen=True)
@@ -287,7 +294,8 @@ class Propagator:
         """An artist's frame (seed or keyframe), or a frame a model painted, as the shot's anchor."""
         paint, ink = separate(colour, line)
         return AnchorFrame(colour, paint, ink, media.resize(colour, self.flow_size, cv2.INTER_AREA),
-                      media.resize(paint, self.flow_size, cv2.INTER_AREA), self.guide(line) if guide is None else guide)
+                           media.resize(paint, self.flow_size, cv2.INTER_AREA), self.guide(line) if guide is None else guide,
+                           ink_strength(colour, line) >= INKED)
 
     def start(self, anchor: AnchorFrame) -> Track:
         """The anchor's own frame as the first step of a chain."""
@@ -306,19 +314,30 @@ class Propagator:
         small_line = self.small_line(line) if small_line is None else small_line
         guide = line_guide(small_line) if guide is None else guide
         count, labels = frame_regions(small_line)
+        follow = not anchor.inked and previous is not None
+        # Footage's motion back from the anchor, beside the chain (round trip: what the anchor hid).
+        back = self._straight_flow(anchor.guide, guide) if follow else None
+        if previous is not None and step is None:
+            step = self.flow(guide, previous.guide)
         origin, residual = self.locate(guide, anchor, previous, step, labels, count)
         origin, residual = match_regions(guide, anchor.guide, origin, residual, labels, count)
         explained = explained_by(residual, inside(origin), guide, labels, count)
+        if back is not None:
+            explained &= ~occlusion_mask(origin - grid_stack(*self.flow_size), back.result())
         confidence = np.where(explained, FROM_ANCHOR, GUESSED).astype(np.float32)
         # What the motion does not explain takes the paint of the explained part of its own
         # region, smoothly (never in blocks); a region with nothing explained keeps the motion's guess.
-        fill = smooth_region_fill(sample_at(anchor.small_paint, origin), labels, explained)
+        fill = sample_at(anchor.small_paint, origin)
+        if not follow or painter is not None:  # footage follows the previous output instead
+            fill = smooth_region_fill(fill, labels, explained)
         painted = np.zeros_like(explained)
         before: np.ndarray | None = None
         if painter is not None and not explained.all():
-            step = self.flow(guide, previous.guide) if step is None and previous is not None else step
             fill, painted, before = self._paint(small_line, anchor, origin, fill, explained, labels, count, previous, step,
                                                 painter)
+        if follow and not explained.all():  # footage: the rest follows the previous output
+            before = ~explained & ~(painted & ~before) if before is not None else ~explained
+        if before is not None:
             confidence[before] = FROM_PREVIOUS
         colour = self._compose(line, anchor, origin, fill, explained, previous, step, before)
         if self.flat:
