@@ -330,15 +330,13 @@ class Propagator:
         fill = sample_at(anchor.small_paint, origin)
         if not follow or painter is not None:  # footage follows the previous output instead
             fill = smooth_region_fill(fill, labels, explained)
-        painted = np.zeros_like(explained)
-        before: np.ndarray | None = None
+        painted = before = np.zeros_like(explained)
         if painter is not None and not explained.all():
             fill, painted, before = self._paint(small_line, anchor, origin, fill, explained, labels, count, previous, step,
                                                 painter)
-        if follow and not explained.all():  # footage: the rest follows the previous output
-            before = ~explained & ~(painted & ~before) if before is not None else ~explained
-        if before is not None:
-            confidence[before] = FROM_PREVIOUS
+        if follow:  # footage: what the painter does not paint afresh follows the previous output
+            before = ~explained & ~(painted & ~before)
+        confidence[before] = FROM_PREVIOUS
         colour = self._compose(line, anchor, origin, fill, explained, previous, step, before)
         if self.flat:
             colour = flat_fill(colour, line)
