@@ -166,19 +166,33 @@ def test_line_art_derived_from_the_colour_leaves_no_dark_lines():
     assert (luma < 60).mean() < 0.02
 
 
-def test_what_a_moving_shape_uncovers_in_footage_is_not_counted_as_carried_from_the_seed():
-    # Rendered footage (textured to its edges, Canny line art, no ink): a disc slides right and
-    # uncovers texture the seed never showed. Those pixels follow the previous output and say so.
+def _disc_sliding_over_texture(path: list[int]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Rendered footage (textured to its edges, no ink): a grey disc at each x of `path`, and
+    the Canny line art of each frame. Returns (colour frames, line art)."""
     rng = np.random.default_rng(3)
     texture = cv2.GaussianBlur(rng.uniform(0, 255, (HEIGHT, WIDTH, 3)).astype(np.float32), (0, 0), 2.5)
     texture = np.clip((texture - texture.mean()) * 5 + 128, 0, 255).astype(np.uint8)
-    path = [40 + 4 * i for i in range(9)]
     colour = []
     for x in path:
         frame = texture.copy()
         cv2.circle(frame, (x, 48), 18, (200, 200, 205), -1, cv2.LINE_AA)
         colour.append(frame)
-    lines = [extract(frame, LineartParams()) for frame in colour]
+    return colour, [extract(frame, LineartParams()) for frame in colour]
+
+
+def _uncovered(first_x: int, last_x: int) -> np.ndarray:
+    """The pixels the disc covered at `first_x` and no longer covers at `last_x`, eroded."""
+    disc = [np.zeros((HEIGHT, WIDTH), np.uint8) for _ in range(2)]
+    for mask, x in zip(disc, (first_x, last_x)):
+        cv2.circle(mask, (x, 48), 18, 1, -1)
+    return cv2.erode(disc[0] & (1 - disc[1]), np.ones((5, 5), np.uint8)).astype(bool)
+
+
+def test_what_a_moving_shape_uncovers_in_footage_is_not_counted_as_carried_from_the_seed():
+    # A disc slides right and uncovers texture the seed never showed. Those pixels follow the
+    # previous output and say so.
+    path = [40 + 4 * i for i in range(9)]
+    colour, lines = _disc_sliding_over_texture(path)
     propagator = Propagator((WIDTH, HEIGHT), (WIDTH, HEIGHT))
     anchor = propagator.anchor(colour[0], lines[0])
     assert not anchor.inked
@@ -186,15 +200,58 @@ def test_what_a_moving_shape_uncovers_in_footage_is_not_counted_as_carried_from_
     for line in lines[1:]:
         carried = propagator.carry(line, anchor, track)
         track = carried.track
-    disc = [np.zeros((HEIGHT, WIDTH), np.uint8) for _ in range(2)]
-    for mask, x in zip(disc, (path[0], path[-1])):
-        cv2.circle(mask, (x, 48), 18, 1, -1)
-    uncovered = cv2.erode(disc[0] & (1 - disc[1]), np.ones((5, 5), np.uint8)).astype(bool)
+    uncovered = _uncovered(path[0], path[-1])
     assert (carried.confidence[uncovered] >= FROM_ANCHOR).mean() < 0.1
     assert (carried.confidence[uncovered] == FROM_PREVIOUS).mean() > 0.9
     assert carried.carried_share > 0.6  # most of the texture still in view is carried from the seed
     error = np.abs(carried.colour.astype(int) - colour[-1]).mean()
     assert error < 12
+
+
+def test_in_footage_a_generator_paints_all_that_the_motion_cannot_carry():
+    # Footage's derived edges enclose no regions that could take a fill of their own: what the
+    # disc uncovers is the generator's to paint, not the previous output's to smear.
+    path = [40 + 4 * i for i in range(9)]
+    colour, lines = _disc_sliding_over_texture(path)
+    magenta = np.array((255, 0, 255), np.uint8)
+
+    def painter(small_line: np.ndarray, carried: np.ndarray, known: np.ndarray) -> np.ndarray:
+        return np.broadcast_to(magenta, carried.shape).copy()
+
+    propagator = Propagator((WIDTH, HEIGHT), (WIDTH, HEIGHT))
+    anchor = propagator.anchor(colour[0], lines[0])
+    track = propagator.start(anchor)
+    for line in lines[1:]:
+        carried = propagator.carry(line, anchor, track, painter)
+        track = carried.track
+    uncovered = _uncovered(path[0], path[-1])
+    painted = np.abs(carried.colour[uncovered].astype(int) - magenta).max(axis=1) < 40
+    assert painted.mean() > 0.9
+    assert carried.carried_share > 0.6  # the texture still in view is the seed's, not the generator's
+
+
+def test_footage_lays_no_seed_colour_on_the_lines_of_a_detail_that_appears():
+    # A crease appears inside a grey disc over grass. Derived line art has no ink: its new edge
+    # must keep the disc's grey, not take the grass colour from the seed's outline.
+    rng = np.random.default_rng(0)
+    ground = np.full((HEIGHT, WIDTH, 3), (60, 160, 40), np.float32)
+    noise = cv2.GaussianBlur(rng.normal(0, 40, (HEIGHT, WIDTH)).astype(np.float32), (0, 0), 1.5)
+    ground = np.clip(ground + noise[..., None] * np.array([0.3, 1, 0.3]), 0, 255).astype(np.uint8)
+    colour = []
+    for index, x in enumerate(range(60, 72, 2)):
+        frame = ground.copy()
+        cv2.circle(frame, (x, 48), 22, (200, 200, 205), -1, cv2.LINE_AA)
+        if index >= 2:
+            cv2.line(frame, (x - 12, 40), (x + 12, 56), (120, 120, 125), 2, cv2.LINE_AA)
+        colour.append(frame)
+    lines = [extract(frame, LineartParams()) for frame in colour]
+    out = _carry_all(lines, colour[0])
+    disc = np.zeros((HEIGHT, WIDTH), np.uint8)
+    cv2.circle(disc, (70, 48), 22, 1, -1)
+    crease = cv2.erode(disc, np.ones((9, 9), np.uint8)).astype(bool) & (lines[-1] < 128)
+    assert crease.sum() > 20
+    green = out[-1][..., 1].astype(int) - out[-1][..., 0]
+    assert green[crease].max() < 8  # grey stays grey: no green pulled onto the crease
 
 
 def test_the_paint_and_ink_of_a_frame_rebuild_it():

@@ -15,12 +15,12 @@ For each frame t:
    strokes) and its ink (the colour of its strokes, continued outward). Frame t takes both from
    the anchor at each pixel's position and lays the ink over the paint through its *own* line
    art: strokes are exactly where t's line art draws them, in the colour the artist gave them.
-   Line art derived from the colour (Canny on rendered footage) has no ink in the colour frame,
-   so its "ink" is the paint itself, and no dark lines appear.
+   Line art derived from the colour (Canny on rendered footage) has no ink in the colour frame:
+   there the colour is not split and no ink is laid, so no lines appear that it does not draw.
 3. **What the motion does not explain** (new content, what entered the frame) keeps the
-   motion's best guess without a model; with one, the generator paints it. On footage (line
-   art the colour draws no ink for) a pixel whose motion to the anchor and back does not
-   return is unexplained too, and follows the previous output along the short step.
+   motion's best guess without a model; with one, the generator paints it. On footage a pixel
+   whose motion to the anchor and back does not return is unexplained too, and follows the
+   previous output along the short step unless a generator paints it.
 
 Colours are always sampled from the artist's frame, once, at full resolution: never a copy of
 a copy. Nothing here reads files, prints or keeps state beyond what the caller hands back in.
@@ -218,10 +218,10 @@ def sample_at(image: np.ndarray, positions: np.ndarray, interpolation: int = cv2
     return cv2.remap(image, positions, None, interpolation, borderMode=cv2.BORDER_REPLICATE)
 
 
-# With a generator, it paints only regions the anchor explains nowhere (False), the rest taking
-# the smooth fill of their region, or every pixel the motion does not explain (True). On the
-# motion benchmark's models (docs/motion.md) False scored 31.80 / 25.95 / 21.22 dB (sample /
-# occlusion / Big Buck Bunny) against 28.30 / 25.40 / 21.38, and never below model-free colouring.
+# With a generator on inked line art, it paints only regions the anchor explains nowhere (False),
+# the rest taking the smooth fill of their region, or every pixel the motion does not explain
+# (True; always so on footage). On the motion benchmark's models (docs/motion.md) False scored
+# 31.80 / 25.95 dB (sample / occlusion) against 28.30 / 25.40, and never below model-free colouring.
 PAINT_PARTLY_EXPLAINED = False
 # A region of frame t takes the straight flow from the anchor instead of the refined chain only
 # when that matches its line art better by this factor: the chain is right far more often.
@@ -292,10 +292,11 @@ class Propagator:
 
     def anchor(self, colour: np.ndarray, line: np.ndarray, guide: np.ndarray | None = None) -> AnchorFrame:
         """An artist's frame (seed or keyframe), or a frame a model painted, as the shot's anchor."""
-        paint, ink = separate(colour, line)
+        inked = ink_strength(colour, line) >= INKED  # derived line art: no ink to lift off the paint
+        paint, ink = separate(colour, line) if inked else (colour, colour)
         return AnchorFrame(colour, paint, ink, media.resize(colour, self.flow_size, cv2.INTER_AREA),
                            media.resize(paint, self.flow_size, cv2.INTER_AREA), self.guide(line) if guide is None else guide,
-                           ink_strength(colour, line) >= INKED)
+                           inked)
 
     def start(self, anchor: AnchorFrame) -> Track:
         """The anchor's own frame as the first step of a chain."""
@@ -317,8 +318,7 @@ class Propagator:
         follow = not anchor.inked and previous is not None
         # Footage's motion back from the anchor, beside the chain (round trip: what the anchor hid).
         back = self._straight_flow(anchor.guide, guide) if follow else None
-        if previous is not None and step is None:
-            step = self.flow(guide, previous.guide)
+        step = self.flow(guide, previous.guide) if previous is not None and step is None else step
         origin, residual = self.locate(guide, anchor, previous, step, labels, count)
         origin, residual = match_regions(guide, anchor.guide, origin, residual, labels, count)
         explained = explained_by(residual, inside(origin), guide, labels, count)
@@ -363,7 +363,9 @@ class Propagator:
             return fill, before, before
         painting = painter(small_line, carried, known)
         fill = fill.copy()
-        to_paint = ~known if PAINT_PARTLY_EXPLAINED else new & ~known
+        # Footage's regions are derived edges, not closed outlines: all it cannot carry is painted
+        # (Big Buck Bunny's motion row 22.36 -> 22.55 dB by that).
+        to_paint = ~known if PAINT_PARTLY_EXPLAINED or not anchor.inked else new & ~known
         fill[to_paint] = painting[to_paint]
         return fill, to_paint | before, before
 
@@ -402,8 +404,8 @@ class Propagator:
                  previous: Track | None, step: np.ndarray | None, before: np.ndarray | None) -> np.ndarray:
         """Full resolution: the anchor's paint and ink at each pixel's position; where the motion
         explains nothing, the flow-size fill (upscaled) or what the painter painted in the
-        frame before (`before`, moved along `step`); then the ink laid through this frame's own
-        strokes."""
+        frame before (`before`, moved along `step`); then, where the anchor inks its line art,
+        the ink laid through this frame's own strokes."""
         positions = self._full_positions(origin)
         paint = sample_at(anchor.paint, positions)
         if not explained.all():
@@ -412,7 +414,7 @@ class Propagator:
         if before is not None and before.any() and previous is not None and step is not None:
             cv2.copyTo(pull(previous.colour, self._full_offsets(step)), self._full_mask(before), paint)
         # Ink only matters on the strokes: sampled there alone (a tenth of a frame, say).
-        where, share = stroke_pixels(line)
+        where, share = stroke_pixels(line) if anchor.inked else ((), None)
         if len(where):
             flat = paint.reshape(-1, 3)
             ink = _gather(anchor.ink, positions.reshape(-1, 2)[where]).astype(np.float32)
