@@ -23,8 +23,9 @@ import numpy as np
 
 from .. import media
 from ..errors import InputError
-from ..motion.propagate import (FLOW_SHORT_SIDE, FROM_ANCHOR, GUESSED, AnchorFrame, Carried, Propagator, Track, blend, pick,
-                                flow_dimensions, ink_strength)
+from ..motion.between import Between, blend, pick
+from ..motion.propagate import (FLOW_SHORT_SIDE, FROM_ANCHOR, GUESSED, AnchorFrame, Carried, Propagator, Track, flow_dimensions,
+                                ink_strength)
 from .contract import Engine
 from .options import Progress, work_dimensions
 from .output import ResumableOutput, restore_state, save_state
@@ -181,16 +182,27 @@ class CarriedRun:
         items, forward = [item for item, _ in self.held], [ahead for _, ahead in self.held]
         backward = self.colour_backward(items, forward, keyframe)
         first = items[0].index - 1 if items else 0
+        between = self.between(keyframe, forward, backward)
         for item, ahead, behind in zip(items, forward, backward):
             if ahead is not None and behind is not None:
-                frame = blend(ahead, behind, (item.index - first) / max(1, keyframe_index - first))
-                either = np.maximum(ahead.confidence, behind.confidence)
+                position = (item.index - first) / max(1, keyframe_index - first)
+                frame, either = (between.frame(ahead, behind, position, item.line_work, item.guide) if between is not None
+                                 else (blend(ahead, behind, position), np.maximum(ahead.confidence, behind.confidence)))
                 self.emit(item.index, frame, either, held_frame=True)
             elif ahead is not None or behind is not None:
                 self.emit_carried(item.index, ahead or behind, held_frame=True)
             else:
                 raise self.nothing_to_carry(item.index)
         self.held = []
+
+    def between(self, keyframe: AnchorFrame | None, forward: list[Carried | None],
+                backward: list[Carried | None]) -> Between | None:
+        """What the artist's frames at both ends of the held frames tell together, when both are
+        an artist's and every held frame was carried both ways."""
+        if (keyframe is None or self.anchor is None or self.anchor_painted or not forward
+                or any(c is None for c in (*forward, *backward))):
+            return None
+        return Between(self.anchor, keyframe, self.size, forward[0], backward[0])
 
     def colour_backward(self, items: list[Prepared], forward: list[Carried | None],
                         keyframe: AnchorFrame | None) -> list[Carried | None]:

@@ -6,7 +6,8 @@ Modules, each importing only those above it (and `media`, `lineart`, `errors`):
 - `shots`: scene-cut detection on the line art's edges;
 - `regions`: line-enclosed regions matched between frames, and the smooth region fill;
 - `propagate`: the carrying engine without a model: an artist's frame followed through a shot,
-  lines laid where the frame's line art puts them (docs/motion.md).
+  lines laid where the frame's line art puts them (docs/motion.md);
+- `between`: a frame between two artist's frames, from the passes carried from both.
 
 The package re-exports `flow`'s names, so `motion.warp(...)` reads as before.
 """

@@ -38,7 +38,7 @@ import numpy as np
 
 from .. import media
 from ..lineart import frame_regions, gap_radius, line_regions, nearest_of, to_grey
-from .flow import (GUIDE_TOLERANCE, FlowField, explained as explained_by, guide_residual, inside, line_guide,
+from .flow import (FlowField, explained as explained_by, guide_residual, inside, line_guide,
                    occlusion_mask)
 from .regions import match_regions, smooth_region_fill
 
@@ -73,6 +73,7 @@ class AnchorFrame:
     small_paint: np.ndarray  # uint8 RGB: the paint at flow size
     guide: np.ndarray  # its line art's guide at flow size (motion.line_guide)
     inked: bool = True  # the colour draws the line art's strokes (False: line art derived from footage)
+    line: np.ndarray | None = None  # its line art at flow size (uint8 HxW)
 
 
 @dataclass(frozen=True)
@@ -294,9 +295,10 @@ class Propagator:
         """An artist's frame (seed or keyframe), or a frame a model painted, as the shot's anchor."""
         inked = ink_strength(colour, line) >= INKED  # derived line art: no ink to lift off the paint
         paint, ink = separate(colour, line) if inked else (colour, colour)
+        small_line = self.small_line(line)
         return AnchorFrame(colour, paint, ink, media.resize(colour, self.flow_size, cv2.INTER_AREA),
-                           media.resize(paint, self.flow_size, cv2.INTER_AREA), self.guide(line) if guide is None else guide,
-                           inked)
+                           media.resize(paint, self.flow_size, cv2.INTER_AREA), line_guide(small_line) if guide is None else guide,
+                           inked, small_line)
 
     def start(self, anchor: AnchorFrame) -> Track:
         """The anchor's own frame as the first step of a chain."""
@@ -447,54 +449,3 @@ class Propagator:
         colour = draw_lines(upscaled, line, ink)
         return flat_fill(colour, line) if self.flat else colour
 
-
-def blend(forward: Carried, backward: Carried, position: float) -> np.ndarray:
-    """Two propagations of one frame - forward from the shot's earlier anchor and backward from a
-    later keyframe - blended per pixel by confidence and closeness in time (`position`: 0 at the
-    earlier anchor, 1 at the later keyframe)."""
-    weight_forward = forward.confidence * (1.0 - position) * _fit(forward)
-    weight_backward = backward.confidence * position * _fit(backward)
-    share = weight_backward / np.maximum(weight_forward + weight_backward, 1e-6)
-    height, width = forward.colour.shape[:2]
-    share = cv2.resize(share, (width, height), interpolation=cv2.INTER_LINEAR)
-    return cv2.blendLinear(backward.colour, forward.colour, share, 1.0 - share)
-
-
-# Blending weight of a pass falls by half where its carried line art is this far (grey levels)
-# from the frame's own.
-BLEND_RESIDUAL = 8.0
-
-
-def _fit(carried: Carried) -> np.ndarray | float:
-    if carried.residual is None:
-        return 1.0
-    return 1.0 / (1.0 + carried.residual / BLEND_RESIDUAL)
-
-
-# A region of a frame carried from two anchors takes the nearer anchor's colours unless the other
-# fits its line art better by this factor; a pixel the motion does not explain counts as this far
-# (grey levels of guide residual) from the frame's own line art.
-OTHER_ANCHOR_MARGIN = 1.0
-UNEXPLAINED_COST = 2 * GUIDE_TOLERANCE
-
-
-def pick(nearer: Carried, other: Carried) -> Carried:
-    """One frame carried from two anchors: each line-enclosed region whole from the pass whose
-    carried line art fits it better, `nearer` on ties (its strokes go with the region next to
-    them). What the earlier anchor saw and a later keyframe lost (a shape that had passed behind
-    something when the keyframe was drawn) comes back from the earlier anchor. The track stays
-    the nearer pass's: each anchor keeps its own chain."""
-    labels = nearer.labels
-    if labels is None or nearer.residual is None or other.residual is None:
-        return nearer
-    count = int(labels.max()) + 1
-    flat = labels.ravel()
-    costs = [np.bincount(flat, np.where(c.confidence >= FROM_ANCHOR, c.residual, UNEXPLAINED_COST).ravel(), count)
-             for c in (nearer, other)]
-    where = region_choice(costs[1] * OTHER_ANCHOR_MARGIN < costs[0], labels)
-    if not where.any():
-        return nearer
-    colour = nearer.colour.copy()
-    cv2.copyTo(other.colour, full_mask(where, nearer.colour.shape[1::-1]), colour)
-    return Carried(colour, np.where(where, other.confidence, nearer.confidence), nearer.track,
-                   np.where(where, other.residual, nearer.residual), labels)
