@@ -149,13 +149,13 @@ def _large_parts(mask: np.ndarray, share: float) -> np.ndarray:
 def _same_region(labels: np.ndarray, other: np.ndarray, other_count: int) -> np.ndarray:
     """Per pixel, whether its region of `labels` and its region of `other` (two frames' regions,
     0 on strokes) overlap by at least STILL_OVERLAP of their union; stroke pixels pass."""
-    count = int(labels.max()) + 1
     pairs = labels.astype(np.int64) * other_count + other
-    shared = np.bincount(pairs.ravel(), minlength=count * other_count)
-    own = np.bincount(labels.ravel(), minlength=count)
+    _, which, shared = np.unique(pairs.ravel(), return_inverse=True, return_counts=True)
+    shared = shared[which].reshape(labels.shape)  # (footage has many small regions: no dense table)
+    own = np.bincount(labels.ravel())
     theirs = np.bincount(other.ravel(), minlength=other_count)
-    union = own[labels] + theirs[other] - shared[pairs]
-    return (shared[pairs] >= STILL_OVERLAP * union) | (labels == 0) | (other == 0)
+    union = own[labels] + theirs[other] - shared
+    return (shared >= STILL_OVERLAP * union) | (labels == 0) | (other == 0)
 
 
 def _moved(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -238,7 +238,7 @@ class Between:
 
     def _find_layers(self, forward: Carried, backward: Carried) -> list[Layer]:
         """The earlier frame's regions, and the content of its open space that moves with one of
-        its parts from it to the later frame."""
+        its parts from it to the later frame (labels, layers)."""
         earlier, later = self.earlier.small.astype(np.float32), self.later.small.astype(np.float32)
         count, labels = self.regions[0]
         height, width = labels.shape
