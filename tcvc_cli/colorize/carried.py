@@ -23,7 +23,7 @@ import numpy as np
 
 from .. import media
 from ..errors import InputError
-from ..motion.between import Between, blend, pick
+from ..motion.between import Between, blended, pick
 from ..motion.propagate import (FLOW_SHORT_SIDE, FROM_ANCHOR, GUESSED, AnchorFrame, Carried, Propagator, Track, flow_dimensions,
                                 ink_strength)
 from .contract import Engine
@@ -187,7 +187,7 @@ class CarriedRun:
             if ahead is not None and behind is not None:
                 position = (item.index - first) / max(1, keyframe_index - first)
                 frame, either = (between.frame(ahead, behind, position, item.line_work, item.guide) if between is not None
-                                 else (blend(ahead, behind, position), np.maximum(ahead.confidence, behind.confidence)))
+                                 else blended(ahead, behind, position))
                 self.emit(item.index, frame, either, held_frame=True)
             elif ahead is not None or behind is not None:
                 self.emit_carried(item.index, ahead or behind, held_frame=True)

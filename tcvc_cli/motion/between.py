@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 from ..lineart import frame_regions
-from .flow import GUIDE_TOLERANCE
+from .flow import GUIDE_TOLERANCE, INK_THRESHOLD
 from .propagate import FROM_ANCHOR, AnchorFrame, Carried, full_mask, grid_stack, region_choice, sample_at
 
 
@@ -42,6 +42,12 @@ def blend(forward: Carried, backward: Carried, position: float) -> np.ndarray:
     height, width = forward.colour.shape[:2]
     share = cv2.resize(share, (width, height), interpolation=cv2.INTER_LINEAR)
     return cv2.blendLinear(backward.colour, forward.colour, share, 1.0 - share)
+
+
+def blended(forward: Carried, backward: Carried, position: float) -> tuple[np.ndarray, np.ndarray]:
+    """(colour, confidence) of a frame from its two passes, blended (`blend`); its confidence is
+    the better of the two passes' at each pixel."""
+    return blend(forward, backward, position), np.maximum(forward.confidence, backward.confidence)
 
 
 # Blending weight of a pass falls by half where its carried line art is this far (grey levels)
@@ -198,10 +204,9 @@ class Between:
         """(colour at source size, confidence at flow size) of one held frame from its two passes
         (`position`: 0 at the earlier frame, 1 at the later one), its line art and its guide at
         the flow size."""
-        colour = blend(forward, backward, position)
-        confidence = np.maximum(forward.confidence, backward.confidence)
+        colour, confidence = blended(forward, backward, position)
         still = self._still(guide, forward.labels)
-        if self.layers:
+        if self.layers and forward.labels is not None:
             colour, moved = self._move_layers(colour, forward, backward, small_line)
             confidence = np.where(moved, FROM_ANCHOR, confidence).astype(np.float32)
             still &= ~moved  # a layer that moved onto a still spot covers it
@@ -233,12 +238,12 @@ class Between:
         height, width = labels.shape
         large = np.bincount(labels.ravel(), minlength=int(labels.max()) + 1) > OPEN_SPACE * height * width
         large[0] = False
-        clear = cv2.distanceTransform((small_line >= 128).view(np.uint8), cv2.DIST_L2, 3) > LAYER_CLEARANCE * self.scale
+        clear = cv2.distanceTransform((small_line >= INK_THRESHOLD).view(np.uint8), cv2.DIST_L2, 3) > LAYER_CLEARANCE * self.scale
         return large[labels] & clear
 
     def _find_layers(self, forward: Carried, backward: Carried) -> list[Layer]:
-        """The earlier frame's regions, and the content of its open space that moves with one of
-        its parts from it to the later frame (labels, layers)."""
+        """The content of the earlier frame's open space that moves with one of its parts from it
+        to the later frame."""
         earlier, later = self.earlier.small.astype(np.float32), self.later.small.astype(np.float32)
         count, labels = self.regions[0]
         height, width = labels.shape
@@ -294,7 +299,7 @@ class Between:
         in_earlier, in_later = forward.track.origin, backward.track.origin
         part_of = sample_at(labels.astype(np.float32), in_earlier, cv2.INTER_NEAREST).astype(np.int64)
         seen_well = forward.confidence >= FROM_ANCHOR
-        open_space = self._open_space(forward.labels, small_line) if forward.labels is not None else np.ones_like(seen_well)
+        open_space = self._open_space(forward.labels, small_line)
         drawn = np.zeros((height, width), bool)
         left_forward = np.zeros((height, width), bool)
         left_backward = np.zeros((height, width), bool)

@@ -448,4 +448,3 @@ class Propagator:
         upscaled = painted if painted.shape[1::-1] == self.size else cv2.resize(painted, self.size, interpolation=cv2.INTER_CUBIC)
         colour = draw_lines(upscaled, line, ink)
         return flat_fill(colour, line) if self.flat else colour
-
