@@ -303,3 +303,62 @@ def test_progress_moves_steadily_while_frames_wait_for_a_later_keyframe(tmp_path
     first, last = seen[0][0], seen[-1][0]
     middle = max(d for t, d, _ in seen if t <= (first + last) / 2)
     assert middle >= 6
+
+
+def _thin_lined_box(x: float) -> tuple[np.ndarray, np.ndarray]:
+    """A green box crossed by thin, shallow lines, drawn brown in the colour and black in the line
+    art, over paper. The lines are thinner than a pixel: where one lies across two rows, neither
+    is darker than mid-grey, and moved by a fraction of a pixel they fall across other rows."""
+    at = lambda px, py: (round(px * 16), round(py * 16))  # noqa: E731 (1/16 pixel: cv2's shift=4)
+    colour = np.full((HEIGHT, WIDTH, 3), PAPER, np.uint8)
+    line = np.full((HEIGHT, WIDTH), 255, np.uint8)
+    for canvas, fill, ink in ((colour, (90, 170, 90), (110, 60, 30)), (line, 255, 0)):
+        cv2.rectangle(canvas, at(x, 20), at(x + 60, 76), fill, -1, cv2.LINE_AA, 4)
+        cv2.rectangle(canvas, at(x, 20), at(x + 60, 76), ink, 2, cv2.LINE_AA, 4)
+    cover = np.zeros((HEIGHT, WIDTH), np.uint8)
+    for y in (34, 48, 62):
+        cv2.line(cover, at(x + 6, y + x / 7), at(x + 54, y + 7 + x / 7), 255, 1, cv2.LINE_AA, 4)
+    cover = cover.astype(np.float32)[..., None] * (0.6 / 255)
+    colour = (colour * (1 - cover) + np.array((110, 60, 30), np.float32) * cover + 0.5).astype(np.uint8)
+    line = (line * (1 - cover[..., 0]) + 0.5).astype(np.uint8)
+    return colour, line
+
+
+def test_a_thin_line_carried_stays_whole_where_its_anti_aliasing_leaves_it_light():
+    frames = [_thin_lined_box(20 + 2.3 * step) for step in range(6)]
+    out = _carry_all([line for _, line in frames], frames[0][0])
+    truth, line = frames[-1]
+    on_line = (line < 200) & (np.abs(truth.astype(int) - (90, 170, 90)).max(-1) > 30)
+    on_line[:, :40] = on_line[:, 92:] = False  # the thin lines, away from the box's outline
+    on_line[:24] = on_line[72:] = False
+    error = np.abs(out[-1][on_line].astype(int) - truth[on_line].astype(int)).max(-1)
+    assert on_line.sum() > 100
+    assert error.max() < 20, ((error >= 20).mean(), error.max())  # no gaps of green in the lines
+
+
+def _still_box_and_ball(ball_x: int) -> tuple[np.ndarray, np.ndarray]:
+    """A box whose outline shades from red to blue along its length (no ink/paint model draws
+    that) stands still on textured paper while a ball rolls past below it."""
+    texture = cv2.GaussianBlur(np.random.default_rng(3).integers(0, 60, (HEIGHT, WIDTH)).astype(np.float32), (0, 0), 1.0)
+    colour = np.clip(np.array(PAPER, np.float32) - texture[..., None], 0, 255).astype(np.uint8)
+    line = np.full((HEIGHT, WIDTH), 255, np.uint8)
+    stroke = np.zeros((HEIGHT, WIDTH), np.uint8)
+    cv2.rectangle(stroke, (20, 8), (70, 36), 255, 2, cv2.LINE_AA)
+    share = stroke[..., None].astype(np.float32) / 255
+    ramp = np.linspace(0, 1, WIDTH, dtype=np.float32)[None, :, None]
+    ink = (1 - ramp) * np.array((200, 30, 30), np.float32) + ramp * np.array((30, 30, 200), np.float32)
+    colour = (colour * (1 - share) + ink * share + 0.5).astype(np.uint8)
+    line = 255 - stroke
+    for canvas, fill, outline in ((colour, (220, 200, 40), (20, 20, 20)), (line, 255, 0)):
+        cv2.circle(canvas, (ball_x, 82), 10, fill, -1, cv2.LINE_AA)
+        cv2.circle(canvas, (ball_x, 82), 10, outline, 2, cv2.LINE_AA)
+    return colour, line
+
+
+def test_what_did_not_move_keeps_the_artists_own_pixels():
+    frames = [_still_box_and_ball(x) for x in (60, 63, 66, 69, 72, 75, 78)]
+    out = _carry_all([line for _, line in frames], frames[0][0])
+    box = np.s_[4:42, 14:78]  # the still box, its shaded outline and the textured paper around it
+    for index in (3, 6):
+        error = np.abs(out[index][box].astype(int) - frames[0][0][box].astype(int)).max(-1)
+        assert error.max() <= 1, (index, error.max(), (error > 1).mean())

@@ -53,6 +53,14 @@ FLOW_SHORT_SIDE = 480
 # pixels wide, take ink; everything else is paint.
 STROKE = 128
 STROKE_RIM = 1
+# ... and so does a line thinner than THIN_WIDTH pixels that is darker than the paper beside it by
+# more than THIN_LINE grey levels: a thin line drawn across pixels stays lighter than STROKE
+# in places, and would be inked in some and left as paint in others (a dashed line).
+THIN_LINE = 32
+THIN_WIDTH = 5
+# A stroke pixel whose line art, carried from the anchor, is within this many grey levels of the
+# frame's own takes the anchor's own colour there, not ink laid over paint (fully when they agree).
+EXACT_LINES = 32.0
 # A colour frame drawing its strokes this dark (ink_strength) is inked: artists' cels 0.6 to
 # 1.0 on bench/realart.py's clips; footage with Canny line art 0.0 (Big Buck Bunny).
 INKED = 0.3
@@ -74,6 +82,7 @@ class AnchorFrame:
     guide: np.ndarray  # its line art's guide at flow size (motion.line_guide)
     inked: bool = True  # the colour draws the line art's strokes (False: line art derived from footage)
     line: np.ndarray | None = None  # its line art at flow size (uint8 HxW)
+    full_line: np.ndarray | None = None  # its line art at source resolution (uint8 HxW)
 
 
 @dataclass(frozen=True)
@@ -109,13 +118,24 @@ def flow_dimensions(width: int, height: int, short_side: int | None = None) -> t
     return max(8, round(width * scale)), max(8, round(height * scale))
 
 
+def _strokes(grey: np.ndarray) -> np.ndarray:
+    """uint8 0/1: the pixels of grey line art that take ink - its dark strokes, its thin lines
+    however light their anti-aliasing left them, and the rim around both."""
+    strokes = grey < STROKE
+    if THIN_LINE:
+        closed = cv2.morphologyEx(grey, cv2.MORPH_CLOSE, np.ones((THIN_WIDTH,) * 2, np.uint8))
+        strokes |= cv2.subtract(closed, grey) > THIN_LINE
+    strokes = strokes.view(np.uint8)
+    if STROKE_RIM:
+        strokes = cv2.dilate(strokes, np.ones((2 * STROKE_RIM + 1,) * 2, np.uint8))
+    return strokes
+
+
 def stroke_alpha(line: np.ndarray) -> np.ndarray:
     """How much of each pixel is ink (float32 HxW, 0-1): the line art's darkness on its strokes
     and their anti-aliased rim, 0 on paper (so grey shading in scanned line art stays paint)."""
     grey = to_grey(line)
-    strokes = (grey < STROKE).view(np.uint8)
-    if STROKE_RIM:
-        strokes = cv2.dilate(strokes, np.ones((2 * STROKE_RIM + 1,) * 2, np.uint8))
+    strokes = _strokes(grey)
     alpha = (255.0 - grey.astype(np.float32)) * (1.0 / 255.0)
     alpha[strokes == 0] = 0.0
     return alpha
@@ -124,9 +144,7 @@ def stroke_alpha(line: np.ndarray) -> np.ndarray:
 def stroke_pixels(line: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """stroke_alpha() where it is not 0, cheaply: (flat indices, alpha (N, 1) float32)."""
     grey = to_grey(line)
-    strokes = (grey < STROKE).view(np.uint8)
-    if STROKE_RIM:
-        strokes = cv2.dilate(strokes, np.ones((2 * STROKE_RIM + 1,) * 2, np.uint8))
+    strokes = _strokes(grey)
     where = np.flatnonzero(strokes)
     share = (255.0 - grey.reshape(-1)[where].astype(np.float32)) * (1.0 / 255.0)
     keep = share > 0
@@ -224,6 +242,14 @@ def sample_at(image: np.ndarray, positions: np.ndarray, interpolation: int = cv2
 # (True; always so on footage). On the motion benchmark's models (docs/motion.md) False scored
 # 31.80 / 25.95 dB (sample / occlusion) against 28.30 / 25.40, and never below model-free colouring.
 PAINT_PARTLY_EXPLAINED = False
+# A pixel is held where the line art in a box HELD_WINDOW wide (at a short side of
+# FLOW_SHORT_SIDE) differs from the anchor's by under HELD_GUIDE grey levels of guide, and the
+# motion moves it by under HELD_SHIFT pixels.
+HELD_WINDOW = 15
+HELD_GUIDE = 2.0
+HELD_LINE = 8.0
+HELD_DRIFT = 0.25
+HELD_SHIFT = 1.0
 # A region of frame t takes the straight flow from the anchor instead of the refined chain only
 # when that matches its line art better by this factor: the chain is right far more often.
 DIRECT_MARGIN = 1.0
@@ -298,7 +324,7 @@ class Propagator:
         small_line = self.small_line(line)
         return AnchorFrame(colour, paint, ink, media.resize(colour, self.flow_size, cv2.INTER_AREA),
                            media.resize(paint, self.flow_size, cv2.INTER_AREA), line_guide(small_line) if guide is None else guide,
-                           inked, small_line)
+                           inked, small_line, to_grey(line))
 
     def start(self, anchor: AnchorFrame) -> Track:
         """The anchor's own frame as the first step of a chain."""
@@ -339,6 +365,8 @@ class Propagator:
         if follow:  # footage: what the painter does not paint afresh follows the previous output
             before = ~explained & ~(painted & ~before)
         confidence[before] = FROM_PREVIOUS
+        # (The painter saw the positions as the motion gives them: its training pairs do too.)
+        origin = self._held(origin, small_line, guide, anchor)
         colour = self._compose(line, anchor, origin, fill, explained, previous, step, before)
         if self.flat:
             colour = flat_fill(colour, line)
@@ -395,6 +423,23 @@ class Propagator:
             return refined, refined_residual
         return np.where(where[..., None], direct, refined), np.where(where, direct_residual, refined_residual)
 
+    def _held(self, origin: np.ndarray, small_line: np.ndarray, guide: np.ndarray, anchor: AnchorFrame) -> np.ndarray:
+        """Where the line art around a pixel is as the anchor's at the same place and the motion
+        moves it by under HELD_SHIFT, it did not move: it takes the anchor's pixel there exactly
+        (a static background's texture stays sharp, not resampled by a flow that is nearly 0)."""
+        width, height = self.flow_size
+        box = (max(1, round(HELD_WINDOW * min(width, height) / FLOW_SHORT_SIDE)) | 1,) * 2
+        grid = grid_stack(width, height)
+        if anchor.line is None:
+            return origin
+        kernel = np.ones(box, np.uint8)
+        shift = np.abs(origin - grid).max(-1)
+        lined = cv2.erode(small_line, kernel) < STROKE
+        same_lines = lined & (cv2.dilate(cv2.absdiff(small_line, anchor.line), kernel) < HELD_LINE)
+        same_guide = cv2.blur(np.abs(guide.astype(np.float32) - anchor.guide), box) < HELD_GUIDE
+        held = (same_lines & (shift < HELD_SHIFT)) | (same_guide & (shift < HELD_DRIFT))
+        return np.where(held[..., None], grid, origin) if held.any() else origin
+
     @staticmethod
     def _new_regions(labels: np.ndarray, count: int, explained: np.ndarray) -> np.ndarray:
         """The pixels of line-enclosed regions without one pixel the anchor explains."""
@@ -419,8 +464,15 @@ class Propagator:
         where, share = stroke_pixels(line) if anchor.inked else ((), None)
         if len(where):
             flat = paint.reshape(-1, 3)
-            ink = _gather(anchor.ink, positions.reshape(-1, 2)[where]).astype(np.float32)
-            flat[where] = (flat[where] * (1.0 - share) + ink * share + 0.5).astype(np.uint8)
+            at = positions.reshape(-1, 2)[where]
+            laid = flat[where] * (1.0 - share) + _gather(anchor.ink, at).astype(np.float32) * share
+            if anchor.full_line is not None:
+                # Where the anchor's strokes, carried, fall exactly on this frame's own, the
+                # artist's own pixels are right as they are: their anti-aliasing, their shading.
+                apart = np.abs(_gather(anchor.full_line, at)[:, 0] - to_grey(line).reshape(-1)[where].astype(np.float32))
+                exact = np.clip(1.0 - apart / EXACT_LINES, 0.0, 1.0)[:, None]
+                laid += exact * (_gather(anchor.colour, at).astype(np.float32) - laid)
+            flat[where] = (laid + 0.5).astype(np.uint8)
         return paint
 
     def _full_positions(self, origin: np.ndarray) -> np.ndarray:
