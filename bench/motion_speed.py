@@ -1,6 +1,7 @@
 """Speed of colouring along the line art's motion, measured side by side in one run.
 
     python bench/motion_speed.py            # 1080p model-free colouring; motion-compensated vs plain model
+    python bench/motion_speed.py --model-free-only
 
 1. Model-free colorize of 1080p line art (the sample drawn at 1920x1080, H.264 out, audio
    kept): frames per second, end to end, median of --repeats runs.
@@ -33,6 +34,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=48)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--model-free-only", action="store_true", help="measure the 1080p model-free row alone")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
@@ -44,6 +46,8 @@ def main() -> None:
                                  args.repeats)
         print(f"model-free colorize, 1920x1080, {args.frames} frames: {args.frames / seconds:.2f} frames/s "
               f"(median of {args.repeats})")
+        if args.model_free_only:
+            return
 
         colour, lines = render_clip(seed=2, frames=args.frames, size=(640, 360))
         small = write_clip(tmp / "lines360.mp4", lines, lossless=False)

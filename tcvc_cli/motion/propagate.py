@@ -427,18 +427,23 @@ class Propagator:
         """Where the line art around a pixel is as the anchor's at the same place and the motion
         moves it by under HELD_SHIFT, it did not move: it takes the anchor's pixel there exactly
         (a static background's texture stays sharp, not resampled by a flow that is nearly 0)."""
+        if anchor.line is None:
+            return origin
         width, height = self.flow_size
         box = (max(1, round(HELD_WINDOW * min(width, height) / FLOW_SHORT_SIDE)) | 1,) * 2
         grid = grid_stack(width, height)
-        if anchor.line is None:
-            return origin
         kernel = np.ones(box, np.uint8)
-        shift = np.abs(origin - grid).max(-1)
+        offset = cv2.absdiff(origin, grid)
+        shift = cv2.max(offset[..., 0], offset[..., 1])
         lined = cv2.erode(small_line, kernel) < STROKE
         same_lines = lined & (cv2.dilate(cv2.absdiff(small_line, anchor.line), kernel) < HELD_LINE)
-        same_guide = cv2.blur(np.abs(guide.astype(np.float32) - anchor.guide), box) < HELD_GUIDE
+        same_guide = cv2.blur(cv2.absdiff(guide, anchor.guide), box) < HELD_GUIDE
         held = (same_lines & (shift < HELD_SHIFT)) | (same_guide & (shift < HELD_DRIFT))
-        return np.where(held[..., None], grid, origin) if held.any() else origin
+        if not held.any():
+            return origin
+        origin = origin.copy()
+        cv2.copyTo(grid, held.view(np.uint8), origin)
+        return origin
 
     @staticmethod
     def _new_regions(labels: np.ndarray, count: int, explained: np.ndarray) -> np.ndarray:
