@@ -24,8 +24,8 @@ import numpy as np
 from .. import media
 from ..errors import InputError
 from ..motion.between import Between, blended, pick
-from ..motion.propagate import (FLOW_SHORT_SIDE, FROM_ANCHOR, GUESSED, AnchorFrame, Carried, Propagator, Track, flow_dimensions,
-                                ink_strength)
+from ..motion.ink import ink_strength
+from ..motion.propagate import FLOW_SHORT_SIDE, FROM_ANCHOR, GUESSED, AnchorFrame, Carried, Propagator, Track, flow_dimensions
 from .contract import Engine
 from .options import Progress, work_dimensions
 from .output import ResumableOutput, restore_state, save_state

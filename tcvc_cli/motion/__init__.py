@@ -5,6 +5,8 @@ Modules, each importing only those above it (and `media`, `lineart`, `errors`):
   and the motion-compensated condition shared by colorize and training;
 - `shots`: scene-cut detection on the line art's edges;
 - `regions`: line-enclosed regions matched between frames, and the smooth region fill;
+- `ink`: which pixels of line art are strokes, and a coloured frame split into its paint and
+  ink and laid together again;
 - `propagate`: the carrying engine without a model: an artist's frame followed through a shot,
   lines laid where the frame's line art puts them (docs/motion.md);
 - `between`: a frame between two artist's frames, from the passes carried from both.

@@ -37,9 +37,11 @@ import cv2
 import numpy as np
 
 from .. import media
-from ..lineart import frame_regions, gap_radius, line_regions, nearest_of, to_grey
+from ..lineart import frame_regions, gap_radius, line_regions, to_grey
 from .flow import (FlowField, explained as explained_by, guide_residual, inside, line_guide,
                    occlusion_mask)
+# (stroke_alpha and lay_ink are read from here too, by older imports)
+from .ink import INKED, STROKE, draw_lines, ink_strength, lay_ink, separate, stroke_alpha, stroke_pixels  # noqa: F401
 from .regions import match_regions, smooth_region_fill
 
 # Confidence of a carried colour by where it came from; the two passes around a later keyframe
@@ -49,21 +51,9 @@ FROM_ANCHOR, FROM_PREVIOUS, GUESSED = 1.0, 0.5, 0.1
 # clips 270 pixels cost 0.3 to 0.9 dB against their own 360-526; 480 costs nothing there and
 # keeps 1080p above 5 frames/s on two cores, where 540 does not (docs/motion.md).
 FLOW_SHORT_SIDE = 480
-# A stroke pixel of line art (grey below this) and the anti-aliased rim around it, this many
-# pixels wide, take ink; everything else is paint.
-STROKE = 128
-STROKE_RIM = 1
-# ... and so does a line thinner than THIN_WIDTH pixels that is darker than the paper beside it by
-# more than THIN_LINE grey levels: a thin line drawn across pixels stays lighter than STROKE
-# in places, and would be inked in some and left as paint in others (a dashed line).
-THIN_LINE = 32
-THIN_WIDTH = 5
 # A stroke pixel whose line art, carried from the anchor, is within this many grey levels of the
 # frame's own takes the anchor's own colour there, not ink laid over paint (fully when they agree).
 EXACT_LINES = 32.0
-# A colour frame drawing its strokes this dark (ink_strength) is inked: artists' cels 0.6 to
-# 1.0 on bench/realart.py's clips; footage with Canny line art 0.0 (Big Buck Bunny).
-INKED = 0.3
 
 # A painter fills the pixels motion does not explain: (line art at flow size, carried colour at
 # flow size, explained mask) -> colour at flow size (uint8 RGB).
@@ -118,96 +108,6 @@ def flow_dimensions(width: int, height: int, short_side: int | None = None) -> t
     return max(8, round(width * scale)), max(8, round(height * scale))
 
 
-def _strokes(grey: np.ndarray) -> np.ndarray:
-    """uint8 0/1: the pixels of grey line art that take ink - its dark strokes, its thin lines
-    however light their anti-aliasing left them, and the rim around both."""
-    strokes = grey < STROKE
-    if THIN_LINE:
-        closed = cv2.morphologyEx(grey, cv2.MORPH_CLOSE, np.ones((THIN_WIDTH,) * 2, np.uint8))
-        strokes |= cv2.subtract(closed, grey) > THIN_LINE
-    strokes = strokes.view(np.uint8)
-    if STROKE_RIM:
-        strokes = cv2.dilate(strokes, np.ones((2 * STROKE_RIM + 1,) * 2, np.uint8))
-    return strokes
-
-
-def stroke_alpha(line: np.ndarray) -> np.ndarray:
-    """How much of each pixel is ink (float32 HxW, 0-1): the line art's darkness on its strokes
-    and their anti-aliased rim, 0 on paper (so grey shading in scanned line art stays paint)."""
-    grey = to_grey(line)
-    strokes = _strokes(grey)
-    alpha = (255.0 - grey.astype(np.float32)) * (1.0 / 255.0)
-    alpha[strokes == 0] = 0.0
-    return alpha
-
-
-def stroke_pixels(line: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """stroke_alpha() where it is not 0, cheaply: (flat indices, alpha (N, 1) float32)."""
-    grey = to_grey(line)
-    strokes = _strokes(grey)
-    where = np.flatnonzero(strokes)
-    share = (255.0 - grey.reshape(-1)[where].astype(np.float32)) * (1.0 / 255.0)
-    keep = share > 0
-    return where[keep], share[keep, None]
-
-
-def separate(colour: np.ndarray, line: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(paint, ink) of a coloured frame and its line art, both uint8 RGB at its size.
-
-    Paint continues every fill under the strokes (each stroke pixel takes its nearest unlined
-    pixel's colour); ink is the strokes' own colour, solved from colour = ink a + paint (1 - a)
-    on the strokes' cores and continued outward, so a stroke of t that lies where the anchor had
-    none still takes the colour of the anchor's nearest stroke."""
-    alpha = stroke_alpha(line)
-    rgb = colour.astype(np.float32)
-    bare = alpha < 0.05
-    if bare.all() or not bare.any():
-        return colour.copy(), colour.copy()
-    paint = rgb.reshape(-1, 3)[nearest_of(bare)].reshape(rgb.shape)
-    core = alpha > 0.5
-    if not core.any():
-        return np.clip(paint + 0.5, 0, 255).astype(np.uint8), colour.copy()
-    a = alpha[core][:, None]
-    solved = np.clip((rgb[core] - (1.0 - a) * paint[core]) / a, 0, 255)
-    ink = np.zeros_like(rgb)
-    ink[core] = solved
-    ink = ink.reshape(-1, 3)[nearest_of(core)].reshape(rgb.shape)
-    return np.clip(paint + 0.5, 0, 255).astype(np.uint8), np.clip(ink + 0.5, 0, 255).astype(np.uint8)
-
-
-def lay_ink(paint: np.ndarray, ink: np.ndarray, line: np.ndarray) -> np.ndarray:
-    """Ink over paint through the line art's strokes (all at one size)."""
-    alpha = stroke_alpha(line)
-    return cv2.blendLinear(ink, paint, alpha, 1.0 - alpha)
-
-
-def ink_strength(colour: np.ndarray, line: np.ndarray) -> float:
-    """How dark a coloured frame draws the strokes of its line art, 0 (not at all) to 1 (black).
-
-    For a frame a model paints with nothing to carry from: its lines are drawn this dark.
-    Measured as the median luma on line pixels over the mean luma of the paint around them.
-    """
-    ink = to_grey(line) < 128
-    if ink.sum() < 16 or (~ink).sum() < 16:
-        return 1.0
-    luma = to_grey(colour).astype(np.float32)
-    paper = (~ink).astype(np.float32)
-    size = (9, 9)
-    around = cv2.boxFilter(luma * paper, -1, size, normalize=False) / np.maximum(cv2.boxFilter(paper, -1, size, normalize=False), 1e-3)
-    ratio = np.median(luma[ink] / np.maximum(around[ink], 8.0))
-    return float(np.clip(1.0 - ratio, 0.0, 1.0))
-
-
-def draw_lines(colour: np.ndarray, line: np.ndarray, strength: float) -> np.ndarray:
-    """Ink over paint: colour multiplied by the line art, `strength` of the way."""
-    if strength <= 0:
-        return colour
-    line = to_grey(line)
-    if strength < 1:
-        line = cv2.addWeighted(line, strength, np.full_like(line, 255), 1 - strength, 0)
-    return cv2.multiply(colour, cv2.cvtColor(line, cv2.COLOR_GRAY2RGB), scale=1 / 255)
-
-
 @lru_cache(maxsize=4)
 def grid_stack(width: int, height: int) -> np.ndarray:
     grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
@@ -242,9 +142,12 @@ def sample_at(image: np.ndarray, positions: np.ndarray, interpolation: int = cv2
 # (True; always so on footage). On the motion benchmark's models (docs/motion.md) False scored
 # 31.80 / 25.95 dB (sample / occlusion) against 28.30 / 25.40, and never below model-free colouring.
 PAINT_PARTLY_EXPLAINED = False
-# A pixel is held where the line art in a box HELD_WINDOW wide (at a short side of
-# FLOW_SHORT_SIDE) differs from the anchor's by under HELD_GUIDE grey levels of guide, and the
-# motion moves it by under HELD_SHIFT pixels.
+# A pixel did not move, and takes the anchor's pixel at the same place, when the motion moves it
+# by under HELD_SHIFT pixels and the line art in a box HELD_WINDOW wide (at a short side of
+# FLOW_SHORT_SIDE) has strokes and differs nowhere from the anchor's by HELD_LINE grey levels or
+# more; or when it moves it by under HELD_DRIFT and the blurred line art (guide) in the box differs
+# from the anchor's by under HELD_GUIDE on average. From the seed on the real-line-art clips
+# (bench/realart.py): wolf +0.28 dB, pirates +0.03, piratescam +0.11, the sample +0.16.
 HELD_WINDOW = 15
 HELD_GUIDE = 2.0
 HELD_LINE = 8.0
@@ -365,7 +268,7 @@ class Propagator:
         if follow:  # footage: what the painter does not paint afresh follows the previous output
             before = ~explained & ~(painted & ~before)
         confidence[before] = FROM_PREVIOUS
-        # (The painter saw the positions as the motion gives them: its training pairs do too.)
+        # Held only now: the painter saw the positions as the motion gives them, as in training.
         origin = self._held(origin, small_line, guide, anchor)
         colour = self._compose(line, anchor, origin, fill, explained, previous, step, before)
         if self.flat:
@@ -424,9 +327,9 @@ class Propagator:
         return np.where(where[..., None], direct, refined), np.where(where, direct_residual, refined_residual)
 
     def _held(self, origin: np.ndarray, small_line: np.ndarray, guide: np.ndarray, anchor: AnchorFrame) -> np.ndarray:
-        """Where the line art around a pixel is as the anchor's at the same place and the motion
-        moves it by under HELD_SHIFT, it did not move: it takes the anchor's pixel there exactly
-        (a static background's texture stays sharp, not resampled by a flow that is nearly 0)."""
+        """`origin` with the pixels that did not move (HELD_SHIFT above) at their own place in
+        the anchor: a static background's texture stays sharp, not resampled by a flow that is
+        nearly 0."""
         if anchor.line is None:
             return origin
         width, height = self.flow_size
