@@ -132,6 +132,15 @@ def _gather(image: np.ndarray, points: np.ndarray, row: int = 4096) -> np.ndarra
     return pulled.reshape(-1, image.shape[2] if image.ndim == 3 else 1)[:count]
 
 
+def _at_grid(positions: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """Positions (H, W, 2) with those `where` is True at the pixel's own place."""
+    if not where.any():
+        return positions
+    positions = positions.copy()
+    cv2.copyTo(grid_stack(*positions.shape[1::-1]), where.view(np.uint8), positions)
+    return positions
+
+
 def sample_at(image: np.ndarray, positions: np.ndarray, interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
     """Sample `image` at absolute positions (H, W, 2)."""
     return cv2.remap(image, positions, None, interpolation, borderMode=cv2.BORDER_REPLICATE)
@@ -268,9 +277,11 @@ class Propagator:
         if follow:  # footage: what the painter does not paint afresh follows the previous output
             before = ~explained & ~(painted & ~before)
         confidence[before] = FROM_PREVIOUS
-        # Held only now: the painter saw the positions as the motion gives them, as in training.
-        origin = self._held(origin, small_line, guide, anchor)
-        colour = self._compose(line, anchor, origin, fill, explained, previous, step, before)
+        # Held for the picture alone: the painter saw the positions as the motion gives them (as
+        # in training), and the chain goes on from them (held at every frame, a motion slower
+        # than a pixel a frame would never start: the sample at 192x128 lost 0.8 dB so).
+        held = _at_grid(origin, self._held(origin, small_line, guide, anchor))
+        colour = self._compose(line, anchor, held, fill, explained, previous, step, before)
         if self.flat:
             colour = flat_fill(colour, line)
         small = media.resize(colour, self.flow_size, cv2.INTER_AREA) if painter is not None else None
@@ -327,26 +338,19 @@ class Propagator:
         return np.where(where[..., None], direct, refined), np.where(where, direct_residual, refined_residual)
 
     def _held(self, origin: np.ndarray, small_line: np.ndarray, guide: np.ndarray, anchor: AnchorFrame) -> np.ndarray:
-        """`origin` with the pixels that did not move (HELD_SHIFT above) at their own place in
-        the anchor: a static background's texture stays sharp, not resampled by a flow that is
-        nearly 0."""
+        """The pixels that did not move (HELD_SHIFT above), to be taken at their own place in the
+        anchor: a static background's texture stays sharp, not resampled by a flow that is nearly 0."""
         if anchor.line is None:
-            return origin
+            return np.zeros(origin.shape[:2], bool)
         width, height = self.flow_size
         box = (max(1, round(HELD_WINDOW * min(width, height) / FLOW_SHORT_SIDE)) | 1,) * 2
-        grid = grid_stack(width, height)
         kernel = np.ones(box, np.uint8)
-        offset = cv2.absdiff(origin, grid)
+        offset = cv2.absdiff(origin, grid_stack(width, height))
         shift = cv2.max(offset[..., 0], offset[..., 1])
         lined = cv2.erode(small_line, kernel) < STROKE
         same_lines = lined & (cv2.dilate(cv2.absdiff(small_line, anchor.line), kernel) < HELD_LINE)
         same_guide = cv2.blur(cv2.absdiff(guide, anchor.guide), box) < HELD_GUIDE
-        held = (same_lines & (shift < HELD_SHIFT)) | (same_guide & (shift < HELD_DRIFT))
-        if not held.any():
-            return origin
-        origin = origin.copy()
-        cv2.copyTo(grid, held.view(np.uint8), origin)
-        return origin
+        return (same_lines & (shift < HELD_SHIFT)) | (same_guide & (shift < HELD_DRIFT))
 
     @staticmethod
     def _new_regions(labels: np.ndarray, count: int, explained: np.ndarray) -> np.ndarray:
