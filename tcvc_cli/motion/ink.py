@@ -98,7 +98,7 @@ def ink_strength(colour: np.ndarray, line: np.ndarray) -> float:
     For a frame a model paints with nothing to carry from: its lines are drawn this dark.
     Measured as the median luma on line pixels over the mean luma of the paint around them.
     """
-    ink = to_grey(line) < 128
+    ink = to_grey(line) < STROKE
     if ink.sum() < 16 or (~ink).sum() < 16:
         return 1.0
     luma = to_grey(colour).astype(np.float32)
