@@ -131,7 +131,8 @@ def colorize_with(model: Path | None, lines: Path, output: Path, **sources) -> P
 
 def colorize_previous(revision: str, lines: Path, output: Path, seed: Path) -> Path:
     """The seed-only row with the code of an older commit, run from a worktree of it."""
-    checkout = Path(tempfile.mkdtemp(prefix="tcvc-previous-")) / "tree"
+    holder = Path(tempfile.mkdtemp(prefix="tcvc-previous-"))
+    checkout = holder / "tree"
     subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(checkout), revision],
                    check=True, capture_output=True)
     try:
@@ -140,6 +141,7 @@ def colorize_previous(revision: str, lines: Path, output: Path, seed: Path) -> P
                        check=True, cwd=checkout, env={**os.environ, "PYTHONPATH": str(checkout)})
     finally:
         subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(checkout)], capture_output=True)
+        shutil.rmtree(holder, ignore_errors=True)
     return output
 
 

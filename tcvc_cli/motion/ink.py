@@ -56,7 +56,7 @@ def stroke_pixels(line: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """stroke_alpha() where it is not 0, cheaply: (flat indices, alpha (N, 1) float32)."""
     grey = to_grey(line)
     strokes = _strokes(grey)
-    where = np.flatnonzero(strokes)
+    where = np.flatnonzero(strokes.view(bool))  # numpy finds set bools ten times faster than set bytes
     share = (255.0 - grey.reshape(-1)[where].astype(np.float32)) * (1.0 / 255.0)
     keep = share > 0
     return where[keep], share[keep, None]
