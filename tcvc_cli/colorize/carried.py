@@ -16,6 +16,7 @@ colorize.pipeline, colorize.references, colorize.result, motion, media, errors.
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -161,14 +162,16 @@ class CarriedRun:
         # whenever the previous output is that frame's colouring.
         follows = self.previous is not None and self.previous_index == item.index - 1 and feedback
         carried = self.propagator.carry(item.line_full, self.anchor, self.previous if feedback else None, self.painter,
-                                        small_line=item.line_work, guide=item.guide, step=item.step if follows else None)
+                                        small_line=item.line_work, guide=item.guide, regions=item.regions,
+                                        step=item.step if follows else None)
         self.previous_index = item.index
         self.previous = carried.track
         if self.earlier is None:
             return carried
         follows = self.earlier_index == item.index - 1 and feedback
         other = self.propagator.carry(item.line_full, self.earlier, self.earlier_track if feedback else None,
-                                      small_line=item.line_work, guide=item.guide, step=item.step if follows else None)
+                                      small_line=item.line_work, guide=item.guide, regions=item.regions,
+                                      step=item.step if follows else None)
         self.earlier_track, self.earlier_index = other.track, item.index
         return pick(carried, other)
 
@@ -215,7 +218,7 @@ class CarriedRun:
         for position in range(len(items) - 1, -1, -1):
             item = items[position]
             carried = self.propagator.carry(item.line_full, keyframe, later if self.options.feedback else None, self.painter,
-                                            small_line=item.line_work, guide=item.guide)
+                                            small_line=item.line_work, guide=item.guide, regions=item.regions)
             backward[position], later = carried, carried.track
             self.advance(0.5 if forward[position] is not None else 1.0)
         return backward
@@ -241,7 +244,7 @@ class CarriedRun:
         self.emit(item.index, page.paint(item.line_full, page_painter, self.seed_ink), GUESSED)
 
     # -- out to the writer
-    def emit(self, index: int, frame: np.ndarray, confidence: np.ndarray | float = FROM_ANCHOR,
+    def emit(self, index: int, frame: np.ndarray | Future, confidence: np.ndarray | float = FROM_ANCHOR,
              held_frame: bool = False) -> None:
         """A finished frame to the writer, with where its pixels came from (`confidence`, per
         pixel at the flow size or one value for the frame: FROM_ANCHOR for an artist's frame,
@@ -252,7 +255,7 @@ class CarriedRun:
             self.advance(1.0)
 
     def emit_carried(self, index: int, carried: Carried, held_frame: bool = False) -> None:
-        self.emit(index, carried.colour, carried.confidence, held_frame)
+        self.emit(index, carried.frame, carried.confidence, held_frame)  # the writer waits for its composition
 
     def advance(self, amount: float) -> None:
         self.units += amount

@@ -22,7 +22,7 @@ import numpy as np
 from .. import media
 from ..errors import OutputError, UsageError
 from ..media.images import WRITABLE_IMAGE_EXTENSIONS
-from ..motion.propagate import GUESSED, AnchorFrame, Track, flat_fill
+from ..motion.propagate import GUESSED, AnchorFrame, Track, finished, flat_fill
 from .layers import ALPHA_LAYERS, confidence_matte, split
 from .options import Upscale
 
@@ -284,7 +284,9 @@ def save_state(thing: AnchorFrame | Track | None, name: str) -> dict[str, np.nda
     """An anchor or a track as arrays for the resumable state (state.npz)."""
     if thing is None:
         return {}
-    return {f"{name}_{part.name}": getattr(thing, part.name) for part in fields(thing) if getattr(thing, part.name) is not None}
+    values = {part.name: getattr(thing, part.name) for part in fields(thing)}
+    # A track's frame may still be being composed (motion.propagate): its pixels are saved.
+    return {f"{name}_{key}": finished(value) for key, value in values.items() if value is not None}
 
 
 def restore_state(saved: dict[str, np.ndarray], name: str, kind: type) -> Any:

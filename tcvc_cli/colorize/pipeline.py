@@ -2,7 +2,7 @@
 art at the work size, scene cuts, the line art's guide and step flow) ahead of the loop, and
 finished frames composed and written behind it.
 
-Owns: Pipeline, Prepared. Imports: colorize.contract, colorize.output, media, motion, errors.
+Owns: Pipeline, Prepared. Imports: colorize.contract, colorize.output, media, lineart, motion, errors.
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ import numpy as np
 
 from .. import media
 from ..errors import OutputError
+from ..lineart import frame_regions
 from ..motion import FlowField, line_guide
-from ..motion.propagate import FROM_ANCHOR, GUESSED
+from ..motion.propagate import FROM_ANCHOR, GUESSED, finished
 from ..motion.shots import analysis_view, detector_for
 from .contract import Engine
 from .layers import ALPHA_LAYERS
@@ -38,10 +39,11 @@ class Prepared:
     line_work: np.ndarray  # uint8 hxw at work size
     edges: np.ndarray | None
     is_cut: bool
-    # Motion-carried colouring: the line art's guide at the flow size, and the flow from this
-    # frame to the frame before, both worked out ahead in the reader thread.
+    # Motion-carried colouring: the line art's guide at the flow size, the flow from this frame
+    # to the frame before, and its line-enclosed regions, all worked out ahead in the reader thread.
     guide: np.ndarray | None = None
     step: np.ndarray | None = None
+    regions: tuple[int, np.ndarray] | None = None
 
 
 class _Stage(threading.Thread):
@@ -186,6 +188,7 @@ def read_frames(engine: Engine, source: media.FrameSource, start: int, previous_
         prepared = Prepared(index, line_full, line_work, edges, is_cut)
         if engine.carries_motion:
             prepared.guide = line_guide(line_work)
+            prepared.regions = frame_regions(line_work)
             if flow is not None and guide_before is not None and guide_before.shape == prepared.guide.shape:
                 prepared.step = flow(prepared.guide, guide_before)
             guide_before = prepared.guide
@@ -206,8 +209,9 @@ def write_frames(engine: Engine, out: ResumableOutput, output_q: queue.Queue, st
         if isinstance(item[0], str) and item[0] == "checkpoint":
             out.checkpoint(*item[1:])
             continue
-        if len(item) == 3:  # a finished frame
+        if len(item) == 3:  # a finished frame (or one still being composed: waited for here)
             index, frame, confidence = item
+            frame = finished(frame)
         else:
             index, colour, line_full, keyframe = item
             frame = keyframe if keyframe is not None else compose(colour, line_full, upscale=engine.options.upscale,

@@ -81,20 +81,31 @@ class Track:
 
     origin: np.ndarray  # (h, w, 2) float32 flow-size positions in the anchor
     guide: np.ndarray  # its line art's guide at flow size
-    colour: np.ndarray  # uint8 RGB at source resolution (what the painter painted is carried from here)
+    colour: np.ndarray | Future | None  # uint8 RGB at source resolution (what the painter painted is carried from here)
     painted: np.ndarray  # bool at flow size: colour from the painter, not the anchor
     small: np.ndarray | None = None  # uint8 RGB at flow size, kept where a painter needs it
+
+
+def finished(frame: np.ndarray | Future) -> np.ndarray:
+    """A frame, waited for where it is still being composed on the composing thread."""
+    return frame.result() if isinstance(frame, Future) else frame
 
 
 @dataclass
 class Carried:
     """One frame coloured by propagation."""
 
-    colour: np.ndarray  # uint8 RGB at source resolution
+    frame: np.ndarray | Future  # uint8 RGB at source resolution, or its composition under way
     confidence: np.ndarray  # float32 at flow size: FROM_ANCHOR / FROM_PREVIOUS / GUESSED per pixel
     track: Track  # this frame as the next frame's starting point
     residual: np.ndarray | None = None  # float32 at flow size: how far the carried line art is from the frame's own
     labels: np.ndarray | None = None  # int32 at flow size: the frame's line-enclosed regions (0 on strokes)
+
+    @property
+    def colour(self) -> np.ndarray:
+        """The frame at source resolution (waiting for its composition to finish)."""
+        self.frame = finished(self.frame)
+        return self.frame
 
     @property
     def carried_share(self) -> float:
@@ -217,6 +228,9 @@ class Propagator:
         # the chain: OpenCV releases the GIL, and two flows at once take two thirds of the time.
         self._direct_flow = FlowField(preset)
         self._beside: ThreadPoolExecutor | None = None
+        # Without a painter, a frame is composed at full resolution on a thread of its own while
+        # this one goes on to the next frame's motion (Carried.colour waits for it).
+        self._composer: ThreadPoolExecutor | None = None
 
     def _straight_flow(self, guide: np.ndarray, anchor_guide: np.ndarray) -> Future:
         if self._beside is None:
@@ -246,16 +260,17 @@ class Propagator:
 
     def carry(self, line: np.ndarray, anchor: AnchorFrame, previous: Track | None, painter: Painter | None = None, *,
               small_line: np.ndarray | None = None, guide: np.ndarray | None = None,
-              step: np.ndarray | None = None) -> Carried:
+              step: np.ndarray | None = None, regions: tuple[int, np.ndarray] | None = None) -> Carried:
         """Colour the frame whose full-resolution line art is `line`, from `anchor`, starting from
         `previous` (the frame before it, or None to take the straight flow alone).
 
         What the caller already has saves work: `small_line` and `guide`, the line art and its
-        guide at the flow size, and `step`, the flow from this frame to the previous one.
+        guide at the flow size, `step`, the flow from this frame to the previous one, and
+        `regions`, the line-enclosed regions of `small_line` (lineart.frame_regions).
         """
         small_line = self.small_line(line) if small_line is None else small_line
         guide = line_guide(small_line) if guide is None else guide
-        count, labels = frame_regions(small_line)
+        count, labels = frame_regions(small_line) if regions is None else regions
         follow = not anchor.inked and previous is not None
         # Footage's motion back from the anchor, beside the chain (round trip: what the anchor hid).
         back = self._straight_flow(anchor.guide, guide) if follow else None
@@ -282,11 +297,19 @@ class Propagator:
         # in training), and the chain goes on from them (held at every frame, a motion slower
         # than a pixel a frame would never start: the sample at 192x128 lost 0.8 dB so).
         held = _at_grid(origin, self._held(origin, small_line, guide, anchor))
-        colour = self._compose(line, anchor, held, fill, explained, previous, step, before)
-        if self.flat:
-            colour = flat_fill(colour, line)
-        small = media.resize(colour, self.flow_size, cv2.INTER_AREA) if painter is not None else None
-        return Carried(colour, confidence, Track(origin, guide, colour, painted, small), residual, labels)
+        parts = (line, anchor, held, fill, explained, previous, step, before)
+        if painter is None:
+            if self._composer is None:
+                self._composer = ThreadPoolExecutor(1, thread_name_prefix="tcvc-compose")
+            frame, small = self._composer.submit(self._finish, *parts), None
+        else:  # the painter's next condition is read from this frame at the flow size
+            frame = self._finish(*parts)
+            small = media.resize(frame, self.flow_size, cv2.INTER_AREA)
+        return Carried(frame, confidence, Track(origin, guide, frame, painted, small), residual, labels)
+
+    def _finish(self, line: np.ndarray, *parts) -> np.ndarray:
+        colour = self._compose(line, *parts)
+        return flat_fill(colour, line) if self.flat else colour
 
     def _paint(self, small_line: np.ndarray, anchor: AnchorFrame, origin: np.ndarray, fill: np.ndarray,
                explained: np.ndarray, labels: np.ndarray, count: int, previous: Track | None, step: np.ndarray | None,
@@ -372,7 +395,7 @@ class Propagator:
             upscaled = fill if fill.shape[1::-1] == self.size else cv2.resize(fill, self.size, interpolation=cv2.INTER_CUBIC)
             cv2.copyTo(upscaled, self._full_mask(~explained), paint)
         if before is not None and before.any() and previous is not None and step is not None:
-            cv2.copyTo(pull(previous.colour, self._full_offsets(step)), self._full_mask(before), paint)
+            cv2.copyTo(pull(finished(previous.colour), self._full_offsets(step)), self._full_mask(before), paint)
         # Ink only matters on the strokes: sampled there alone (a tenth of a frame, say).
         where, share = stroke_pixels(line) if anchor.inked else ((), None)
         if len(where):
