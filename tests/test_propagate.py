@@ -362,3 +362,18 @@ def test_what_did_not_move_keeps_the_artists_own_pixels():
     for index in (3, 6):
         error = np.abs(out[index][box].astype(int) - frames[0][0][box].astype(int)).max(-1)
         assert error.max() <= 1, (index, error.max(), (error > 1).mean())
+
+
+def test_a_frame_still_being_composed_is_saved_whole_for_resume():
+    from tcvc_cli.colorize.output import restore_state, save_state
+    from tcvc_cli.motion.propagate import Track
+
+    colour, line = _ball_and_post(40)
+    propagator = Propagator((WIDTH, HEIGHT), (WIDTH, HEIGHT))
+    anchor = propagator.anchor(colour, line)
+    carried = propagator.carry(_ball_and_post(46)[1], anchor, propagator.start(anchor))
+    state = save_state(carried.track, "previous")  # taken as soon as carry returns, as colorize does
+    assert isinstance(state["previous_colour"], np.ndarray)
+    restored = restore_state(state, "previous", Track)
+    np.testing.assert_array_equal(restored.colour, carried.colour)
+    assert tuple(restored.colour[48, 46]) == pytest.approx((220, 40, 40), abs=30)  # the ball, moved along
