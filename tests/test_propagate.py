@@ -12,8 +12,10 @@ import pytest
 
 from tcvc_cli import media
 from tcvc_cli.colorize import ColorizeOptions, Colorizer
+from tcvc_cli.colorize.output import restore_state, save_state
 from tcvc_cli.errors import Interrupted
 from tcvc_cli.lineart import LineartParams, extract
+from tcvc_cli.motion.propagate import Track
 from tcvc_cli.propagate import FROM_ANCHOR, FROM_PREVIOUS, Propagator, separate, stroke_alpha
 from tcvc_cli.sample import write_clip
 
@@ -365,9 +367,6 @@ def test_what_did_not_move_keeps_the_artists_own_pixels():
 
 
 def test_a_frame_still_being_composed_is_saved_whole_for_resume():
-    from tcvc_cli.colorize.output import restore_state, save_state
-    from tcvc_cli.motion.propagate import Track
-
     colour, line = _ball_and_post(40)
     propagator = Propagator((WIDTH, HEIGHT), (WIDTH, HEIGHT))
     anchor = propagator.anchor(colour, line)
